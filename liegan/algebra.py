@@ -1,0 +1,228 @@
+"""The Algebra: the one currency every downstream consumer reads (CLI, analysis, bridge, user scripts).
+
+On disk it is two files side by side, written atomically:
+  algebra.npz   arrays: ``generators`` (c, n, n) effective basis (mask applied), ``mask`` (c, n, n)
+  algebra.json  metadata: dataset, feature_names, n_dim, n_channels, coefficients, config, metrics,
+                liegan_version, format_version
+``Algebra.save_pt`` writes the same content as one torch file that loads with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from liegan._version import __version__
+from liegan.io import InputError, atomic_path, write_text_atomic
+
+FORMAT_VERSION = 1
+NPZ_NAME, JSON_NAME = "algebra.npz", "algebra.json"
+_REQUIRED_JSON = ("dataset", "feature_names", "n_dim", "n_channels", "coefficients")
+
+
+def _jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays and non-finite floats to plain JSON (NaN/inf become strings)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    return obj
+
+
+@dataclass
+class Algebra:
+    """A discovered Lie-algebra basis and everything needed to interpret it.
+
+    generators: (c, n, n) float64, the effective basis L * mask.
+    mask: (c, n, n) float64 search-space mask (ones where entries were free).
+    coefficients: the coefficient distribution, e.g. {"distribution": "normal", "sigma": 1.0}.
+    """
+
+    generators: np.ndarray
+    mask: np.ndarray | None = None
+    dataset: str = "unknown"
+    feature_names: list[str] = field(default_factory=list)
+    coefficients: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    liegan_version: str = __version__
+
+    def __post_init__(self):
+        G = np.asarray(self.generators, dtype=np.float64)
+        if G.ndim == 2:
+            G = G[None]
+        if G.ndim != 3 or G.shape[1] != G.shape[2]:
+            raise ValueError(f"generators must have shape (c, n, n), got {G.shape}")
+        self.generators = G
+        self.mask = np.ones_like(G) if self.mask is None else np.broadcast_to(np.asarray(self.mask, np.float64), G.shape).copy()
+        if not self.feature_names:
+            self.feature_names = [f"x{i}" for i in range(self.n_dim)]
+
+    @property
+    def n_dim(self) -> int:
+        return int(self.generators.shape[-1])
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.generators.shape[0])
+
+    def metadata(self) -> dict:
+        return _jsonable({
+            "format_version": FORMAT_VERSION,
+            "dataset": self.dataset,
+            "feature_names": list(self.feature_names),
+            "n_dim": self.n_dim,
+            "n_channels": self.n_channels,
+            "coefficients": self.coefficients,
+            "config": self.config,
+            "metrics": self.metrics,
+            "liegan_version": self.liegan_version,
+        })
+
+    # ---------------------------------------------------------------------------------------- writers
+    def save(self, folder: str | Path) -> tuple[Path, Path]:
+        """Write algebra.npz and algebra.json into ``folder`` (each atomically); return both paths."""
+        folder = Path(folder)
+        npz = self.save_npz(folder / NPZ_NAME)
+        js = self.save_json(folder / JSON_NAME)
+        return npz, js
+
+    def save_npz(self, path: str | Path) -> Path:
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:  # a file object stops numpy from appending ".npz" to the temp name
+                np.savez(f, generators=self.generators, mask=self.mask)
+        return path
+
+    def save_json(self, path: str | Path, include_generators: bool = False) -> Path:
+        meta = self.metadata()
+        if include_generators:  # `liegan export --format json`: one self-contained, human-readable file
+            meta["generators"] = self.generators.tolist()
+            meta["mask"] = self.mask.tolist()
+        write_text_atomic(path, json.dumps(meta, indent=2) + "\n")
+        return Path(path)
+
+    def save_pt(self, path: str | Path) -> Path:
+        """One torch file of tensors and plain Python values, loadable with ``torch.load(weights_only=True)``."""
+        import torch
+
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            torch.save({"generators": torch.from_numpy(self.generators),
+                        "mask": torch.from_numpy(self.mask), "metadata": self.metadata()}, tmp)
+        return path
+
+    def export(self, fmt: str, out: str | Path) -> Path:
+        writers = {"npz": self.save_npz, "pt": self.save_pt,
+                   "json": lambda p: self.save_json(p, include_generators=True)}
+        if fmt not in writers:
+            raise InputError(f"unknown export format {fmt!r}: use one of {sorted(writers)}")
+        return writers[fmt](out)
+
+
+# -------------------------------------------------------------------------------------------- readers
+
+
+def _check_generators(G: Any, src: Path) -> np.ndarray:
+    G = np.asarray(G)
+    if G.dtype.kind not in "fiu" or G.ndim != 3 or G.shape[1] != G.shape[2] or G.shape[0] == 0:
+        raise InputError(f"{src}: 'generators' must be a non-empty numeric array of shape (c, n, n), "
+                         f"got {G.dtype} {G.shape}")
+    if not np.isfinite(G).all():
+        raise InputError(f"{src}: 'generators' contains NaN or inf")
+    return G.astype(np.float64)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: not a readable algebra JSON file ({e})") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{path}: expected a JSON object at the top level")
+    missing = [k for k in _REQUIRED_JSON if k not in meta]
+    if missing:
+        raise InputError(f"{path}: missing required keys {missing}")
+    return meta
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "generators" not in z.files:
+                raise InputError(f"{path}: no 'generators' array (found {z.files})")
+            G = _check_generators(z["generators"], path)
+            M = z["mask"] if "mask" in z.files else None
+    except InputError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise InputError(f"{path}: not a readable .npz file ({e})") from None
+    if M is not None and (np.asarray(M).dtype.kind not in "fiub" or np.asarray(M).shape not in (G.shape, G.shape[1:])):
+        raise InputError(f"{path}: 'mask' has shape {np.asarray(M).shape}, expected {G.shape}")
+    return G, M
+
+
+def _from_meta(G, M, meta: dict, src: Path) -> Algebra:
+    if meta.get("n_dim", G.shape[-1]) != G.shape[-1] or meta.get("n_channels", G.shape[0]) != G.shape[0]:
+        raise InputError(f"{src}: metadata says n_channels={meta.get('n_channels')}, n_dim={meta.get('n_dim')} "
+                         f"but the generators have shape {G.shape}")
+    names = meta.get("feature_names") or []
+    if names and len(names) != G.shape[-1]:
+        raise InputError(f"{src}: {len(names)} feature_names for n_dim={G.shape[-1]}")
+    return Algebra(G, M, dataset=meta.get("dataset", "unknown"), feature_names=list(names),
+                   coefficients=meta.get("coefficients", {}), config=meta.get("config", {}),
+                   metrics=meta.get("metrics", {}), liegan_version=meta.get("liegan_version", "unknown"))
+
+
+def load_algebra(path: str | Path) -> Algebra:
+    """Load an Algebra from a run folder, ``algebra.npz`` (with its sibling JSON when present), a
+    self-contained ``.json`` export, or a ``.pt`` export.  Malformed input raises :class:`InputError`."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / NPZ_NAME).exists():
+            raise InputError(f"{path}: no {NPZ_NAME} in this folder (has the run finished or been exported?)")
+        path = path / NPZ_NAME
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        G, M = _read_npz(path)
+        side = path.with_suffix(".json")
+        meta = _read_json(side) if side.exists() else {"dataset": "unknown"}
+        return _from_meta(G, M, meta, path)
+    if suffix == ".json":
+        meta = _read_json(path)
+        if "generators" in meta:
+            return _from_meta(_check_generators(meta["generators"], path), meta.get("mask"), meta, path)
+        side = path.with_suffix(".npz")
+        if not side.exists():
+            raise InputError(f"{path}: holds no generators and {side.name} is not beside it")
+        G, M = _read_npz(side)
+        return _from_meta(G, M, meta, path)
+    if suffix == ".pt":
+        import pickle
+
+        import torch
+
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError) as e:
+            raise InputError(f"{path}: not a readable liegan .pt export ({str(e).splitlines()[0]})") from None
+        if not isinstance(obj, dict) or "generators" not in obj or not isinstance(obj.get("metadata"), dict):
+            raise InputError(f"{path}: not a liegan .pt export (expected a dict with 'generators' and 'metadata')")
+        G = _check_generators(obj["generators"].numpy() if hasattr(obj["generators"], "numpy") else obj["generators"], path)
+        M = obj.get("mask")
+        return _from_meta(G, None if M is None else np.asarray(M), obj["metadata"], path)
+    raise InputError(f"{path}: unknown algebra file type {suffix!r} (expected a run folder, .npz, .json or .pt)")

@@ -1,0 +1,172 @@
+"""Configuration: one dataclass per component, composed per command.
+
+Resolution order for ``liegan train`` (later wins): the defaults below < the dataset's preset <
+``--config file.toml`` < command-line options.  The resolved config is written to the run folder as
+``config.toml`` and stored in checkpoints and in ``algebra.json``, so nothing has to be retyped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from liegan.io import InputError
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "twobody"  # a registered name: `liegan datasets` lists them
+    data_file: str | None = None  # the user's own file (HNN pickle, .npz/.h5, a top-tagging .h5)
+    data_dir: str | None = None  # where built-in data is cached; else $LIEGAN_DATA, else the user cache
+    y_kind: str | None = None  # custom data: 'vector', 'scalar', 'class' or 'none'
+    n_samples: int | None = None  # cap on samples used (simulators: how many to make)
+    split: str = "train"  # for datasets shipped as train/val/test files
+    constituents: int = 2  # top tagging: leading constituents per jet, as published
+    seed: int = 0  # simulators: the data are a pure function of this seed
+
+
+@dataclass
+class GeneratorConfig:
+    channels: int = 1  # c: dimension of the algebra searched
+    mask: str = "none"  # 'none' | 'blocks:2,2,2,2' | 'twobody4x4' | path to a .npy/.npz mask
+    init: str = "normal"  # 'normal' or 'uniform' entries of scale init_scale
+    init_scale: float = 0.1  # small but non-zero: the identity regulariser then grows useful directions
+    coefficients: str = "normal"  # 'normal' (sigma), 'uniform' (+-bound), 'integer' (int_low..int_high)
+    sigma: float = 1.0
+    bound: float = 1.0
+    int_low: int = -10
+    int_high: int = 9
+    subgroup: bool = False  # freeze L and learn the coefficients' mean and covariance instead
+
+
+@dataclass
+class DiscriminatorConfig:
+    hidden: list[int] = field(default_factory=lambda: [512, 512])  # the paper's widths
+    negative_slope: float = 0.2  # LeakyReLU, as published
+    embed_dim: int = 32  # class-label embedding for class-conditional data
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 64
+    lr_g: float = 1e-3
+    lr_d: float = 2e-4
+    betas_g: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    betas_d: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    lambda_id: float = 1.0  # weight of the identity regulariser R_id
+    eta_ch: float = 0.0  # weight of channel orthogonality R_ch (matters for c > 1)
+    orth_form: str = "frobenius"  # or 'killing'
+    mu_reg: float = 0.0  # weight of ||L * M||_p (sparsity when p = 1)
+    reg_p: float = 1.0
+    seed: int = 0
+    device: str = "auto"  # 'auto' picks CUDA when present
+    checkpoint_every: int = 10  # epochs; a checkpoint is also written at the end and on Ctrl-C
+    log_every: int = 1  # epochs between image/text/histogram summaries (scalars: every epoch)
+
+
+@dataclass
+class RunConfig:
+    logdir: str = "runs"
+    name: str | None = None  # run folder is <logdir>/<name>; default <dataset>-<yyyymmdd-hhmmss>
+    preset: str = "default"  # which of the dataset's presets to start from
+
+
+@dataclass
+class TrainCommandConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# -------------------------------------------------------------------------------------------------------
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    """Convert a TOML or command-line value to the field's declared type, with a clear error."""
+    s = str(typ)
+    if value is None:
+        return None
+    try:
+        if "list[int]" in s:
+            return [int(v) for v in (value.split(",") if isinstance(value, str) else value)]
+        if "list[float]" in s:
+            return [float(v) for v in (value.split(",") if isinstance(value, str) else value)]
+        if typ is bool or s.startswith("bool"):
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if typ is int or s.startswith("int"):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if typ is float or s.startswith("float"):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: cannot use {value!r} as {s}") from None
+
+
+def apply_overrides(cfg: TrainCommandConfig, overrides: dict, source: str = "override") -> TrainCommandConfig:
+    """Apply {'section': {'field': value}} (or flat {'section.field': value}) in place; unknown keys are
+    errors, not silently ignored."""
+    flat: dict[str, Any] = {}
+    for k, v in overrides.items():
+        if isinstance(v, dict):
+            flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        else:
+            flat[k] = v
+    for key, value in flat.items():
+        section_name, _, name = key.partition(".")
+        section = getattr(cfg, section_name, None)
+        if section is None or not dataclasses.is_dataclass(section) or not name:
+            raise InputError(f"{source}: unknown config section in {key!r} (sections: {[f.name for f in dataclasses.fields(cfg)]})")
+        hints = get_type_hints(type(section))
+        if name not in hints:
+            raise InputError(f"{source}: unknown option {key!r} (known: {sorted(hints)})")
+        setattr(section, name, _coerce(value, hints[name], f"{source}: {key}"))
+    return cfg
+
+
+def load_toml(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise InputError(f"{path}: not a valid TOML config ({e})") from None
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_toml(sections: dict, header: str = "") -> str:
+    """Write {'section': {'key': scalar-or-list}} as TOML (None values are omitted: TOML has no null)."""
+    lines = [f"# {line}" for line in header.splitlines()]
+    for name, body in sections.items():
+        lines.append(f"\n[{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in body.items() if v is not None]
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def config_from_dict(d: dict) -> TrainCommandConfig:
+    """Rebuild a config from its dict form (checkpoints, config.toml)."""
+    return apply_overrides(TrainCommandConfig(), d, source="saved config")

@@ -1,0 +1,136 @@
+"""Invariant metric of a set of generators: symmetric J with L_i^T J + J L_i = 0 for every i.
+
+The constraint is linear in J.  Over an orthonormal basis of symmetric matrices we stack the maps
+J -> L_i^T J + J L_i for all i and take the right singular vectors with the smallest singular values.
+Nothing is thresholded silently: the result carries the whole spectrum, how many directions fall below the
+tolerance, and the gap between the best candidate and the next one (how well determined J is).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def symmetric_basis(n: int) -> np.ndarray:
+    """Orthonormal (Frobenius) basis of symmetric n x n matrices, shape (n(n+1)/2, n, n)."""
+    out = []
+    for i in range(n):
+        for j in range(i, n):
+            E = np.zeros((n, n))
+            if i == j:
+                E[i, i] = 1.0
+            else:
+                E[i, j] = E[j, i] = 1.0 / np.sqrt(2.0)
+            out.append(E)
+    return np.stack(out)
+
+
+def metric_residual(L: np.ndarray, J: np.ndarray) -> np.ndarray:
+    """Per-generator residual ||L_i^T J + J L_i||_F / (||L_i||_F ||J||_F), shape (c,)."""
+    L = np.asarray(L, dtype=np.float64)
+    J = np.asarray(J, dtype=np.float64)
+    R = np.transpose(L, (0, 2, 1)) @ J + J @ L
+    den = np.linalg.norm(L, axis=(1, 2)) * np.linalg.norm(J)
+    return np.linalg.norm(R, axis=(1, 2)) / np.where(den > 0, den, 1.0)
+
+
+def signature(J: np.ndarray, rel_tol: float = 1e-6) -> tuple[int, int]:
+    """(number of positive, number of negative) eigenvalues of symmetric J, ignoring |lambda| below
+    rel_tol of the largest."""
+    ev = np.linalg.eigvalsh((J + J.T) / 2)
+    cut = rel_tol * np.abs(ev).max() if ev.size else 0.0
+    return int((ev > cut).sum()), int((ev < -cut).sum())
+
+
+def canonical(J: np.ndarray) -> np.ndarray:
+    """Scale J to ||J||_F = sqrt(n) (so Minkowski and the identity have unit entries) and fix its sign so
+    that the first diagonal entry that is not negligible is positive (Minkowski -> diag(1, -1, -1, -1))."""
+    n = J.shape[0]
+    nrm = np.linalg.norm(J)
+    if nrm == 0:
+        return J.copy()
+    J = J * (np.sqrt(n) / nrm)
+    d = np.diag(J)
+    big = np.flatnonzero(np.abs(d) > 1e-6 * np.abs(d).max()) if np.abs(d).max() > 0 else []
+    if len(big) and d[big[0]] < 0:
+        J = -J
+    return J
+
+
+def cosine(A: np.ndarray, B: np.ndarray) -> float:
+    """|<A, B>_F| / (||A|| ||B||): the sign of a metric is a convention, so it does not count."""
+    den = np.linalg.norm(A) * np.linalg.norm(B)
+    return float(abs(np.sum(A * B)) / den) if den > 0 else 0.0
+
+
+@dataclass
+class MetricResult:
+    """Outcome of :func:`invariant_metric`.
+
+    metric: the best candidate J (canonical form), or None when no direction is below the tolerance.
+    null_space: every direction below the tolerance, canonical, (k, n, n) (k = 0: no invariant metric).
+    singular_values: the whole spectrum, ascending, relative to the generators' scale.
+    gap: s_k / s_{k-1}, the first singular value above the null space over the largest inside it
+         (inf for an exact null space; large = well determined).  With k = 0 it is s_1 / s_0.
+    residuals: per-generator residual of ``metric``.
+    """
+
+    metric: np.ndarray | None
+    null_space: np.ndarray
+    singular_values: np.ndarray
+    gap: float
+    tolerance: float
+    residuals: np.ndarray
+    signature: tuple[int, int] | None
+    message: str
+    candidates: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def null_dim(self) -> int:
+        return int(self.null_space.shape[0])
+
+
+def invariant_metric(L, tol: float = 0.05) -> MetricResult:
+    """Solve L_i^T J + J L_i = 0 for symmetric J.
+
+    L: (c, n, n).  Each generator is scaled to unit Frobenius norm first, so a channel's weight in the
+    solve does not depend on how large the trainer happened to make it, and singular values are relative.
+    ``tol``: a direction counts as invariant when its singular value is below ``tol`` times the largest
+    singular value (the default 0.05 accepts generators with percent-level noise and rejects a dilation,
+    whose smallest singular value is of the order of the largest).
+    """
+    L = np.asarray(L, dtype=np.float64)
+    if L.ndim == 2:
+        L = L[None]
+    norms = np.linalg.norm(L, axis=(1, 2))
+    L = L[norms > 0] / norms[norms > 0, None, None]
+    n = L.shape[-1]
+    B = symmetric_basis(n)
+    if L.shape[0] == 0:
+        raise ValueError("every generator is zero: an invariant metric is undefined")
+    # column k: all constraints applied to basis element k
+    C = np.stack([(np.transpose(L, (0, 2, 1)) @ E + E @ L).reshape(-1) for E in B], axis=1)
+    _, S, Vh = np.linalg.svd(C, full_matrices=True)
+    S = np.concatenate([S, np.zeros(len(B) - len(S))]) if len(S) < len(B) else S
+    order = np.argsort(S)
+    S, Vh = S[order], Vh[order]
+    cands = np.einsum("km,mij->kij", Vh, B)
+    smax = S.max() if S.max() > 0 else 1.0
+    k = int((S <= tol * smax).sum())
+    if k == 0:
+        gap = float(S[1] / S[0]) if S[0] > 0 else np.inf
+    elif k == len(S):
+        gap = 1.0
+    else:
+        gap = float(S[k] / S[k - 1]) if S[k - 1] > 0 else np.inf
+    null = np.stack([canonical(J) for J in cands[:k]]) if k else np.zeros((0, n, n))
+    traces = np.abs(np.trace(L, axis1=1, axis2=2)) / np.sqrt(n)
+    if k == 0:
+        why = " (a generator has non-zero trace, e.g. a dilation)" if traces.max() > tol else ""
+        return MetricResult(None, null, S / smax, gap, tol, np.zeros(0), None,
+                            f"no invariant metric{why}: smallest singular value {S[0] / smax:.3g} > tol {tol}", cands)
+    J = null[0]
+    msg = f"{k}-dimensional null space; gap {gap:.3g}" + ("" if k == 1 else " (metric not unique: a family)")
+    return MetricResult(J, null, S / smax, gap, tol, metric_residual(L, J), signature(J), msg, cands)
