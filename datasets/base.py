@@ -29,7 +29,9 @@ class DatasetInfo:
     feature_names: list[str]
     symmetry: np.ndarray | None = None  # the true algebra (d, n, n), when known, for scoring
     symmetry_name: str | None = None  # e.g. 'so(2)', 'so(1,3)'
+    symmetry_generator_names: list[str] | None = None  # e.g. ['K_x', ..., 'J_z'], for per-generator shares
     invariant_metric: np.ndarray | None = None  # the metric the true algebra preserves, when one exists
+    metric_name: str = "truth"  # names the logged score metric_cosine_<metric_name>, e.g. 'minkowski'
     n_classes: int = 0
     source: str = ""  # the file read, or how the data were made
 

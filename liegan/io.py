@@ -14,6 +14,10 @@ class InputError(Exception):
     prints it on one line and exits non-zero instead of showing a traceback."""
 
 
+class TrainingError(Exception):
+    """Training cannot go on (e.g. a non-finite loss).  The run folder keeps its last good checkpoint."""
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it over ``path`` in one step.

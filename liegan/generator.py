@@ -1,0 +1,142 @@
+"""The LieGAN generator: a learnable basis L (c, n, n), a search-space mask and a coefficient distribution.
+
+Sampling draws z ~ p(z) per sample and returns g = exp(sum_i z_i (L * M)_i); the group maths itself lives in
+:mod:`liegan.lie` and this module only owns parameters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from liegan.config import GeneratorConfig
+from liegan.io import InputError
+from liegan.lie import act, exp_map
+
+
+def build_mask(spec: str, n: int, channels: int) -> torch.Tensor:
+    """Search-space mask (c, n, n) from a spec string.
+
+    'none': every entry free.  'blocks:2,2,2,2': block-diagonal with the given block sizes (summing to n).
+    'twobody4x4': the paper's larger two-body space, coupling (q1, q2) and (p1, p2) in the per-body layout
+    (q1x, q1y, p1x, p1y, q2x, q2y, p2x, p2y).  Anything else is a path to a .npy/.npz file holding an
+    (n, n) or (c, n, n) array (key 'mask' in a .npz).
+    """
+    if spec == "none":
+        M = np.ones((n, n))
+    elif spec.startswith("blocks:"):
+        try:
+            sizes = [int(s) for s in spec[len("blocks:"):].split(",")]
+        except ValueError:
+            raise InputError(f"mask {spec!r}: block sizes must be integers, e.g. 'blocks:2,2,2,2'") from None
+        if sum(sizes) != n or min(sizes) < 1:
+            raise InputError(f"mask {spec!r}: block sizes sum to {sum(sizes)} but the data have n = {n}")
+        M = np.zeros((n, n))
+        start = 0
+        for s in sizes:
+            M[start:start + s, start:start + s] = 1.0
+            start += s
+    elif spec == "twobody4x4":
+        if n != 8:
+            raise InputError(f"mask 'twobody4x4' needs the 8-dimensional two-body state, the data have n = {n}")
+        M = np.zeros((n, n))
+        for group in ([0, 1, 4, 5], [2, 3, 6, 7]):  # positions of both bodies, momenta of both bodies
+            M[np.ix_(group, group)] = 1.0
+    else:
+        path = Path(spec)
+        if not path.exists():
+            raise InputError(f"{path}: mask file not found (or unknown mask spec; use 'none', 'blocks:...', 'twobody4x4')")
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                M = f["mask"] if hasattr(f, "files") else f
+                M = np.asarray(M)
+        except (OSError, ValueError, KeyError) as e:
+            raise InputError(f"{path}: not a readable mask (.npy, or .npz with a 'mask' array): {e}") from None
+        if M.shape not in ((n, n), (channels, n, n)) or not np.isfinite(M).all():
+            raise InputError(f"{path}: mask has shape {M.shape}, expected ({n}, {n}) or ({channels}, {n}, {n})")
+    M = np.broadcast_to(np.asarray(M, dtype=np.float32), (channels, n, n)).copy()
+    return torch.from_numpy(M)
+
+
+class Coefficients(nn.Module):
+    """The distribution of z in R^c.
+
+    'normal' (fixed sigma), 'uniform' on [-bound, bound], 'integer' uniform on {int_low, ..., int_high}
+    (discrete subgroups: exp(L) itself is the learned group element).  With ``learnable`` (subgroup mode)
+    z = mu + C eps with eps ~ N(0, I): the mean and a Cholesky factor of the covariance are trained.
+    """
+
+    def __init__(self, cfg: GeneratorConfig, channels: int, learnable: bool = False):
+        super().__init__()
+        self.kind = cfg.coefficients
+        if self.kind not in ("normal", "uniform", "integer"):
+            raise InputError(f"unknown coefficient distribution {self.kind!r} (normal, uniform, integer)")
+        if learnable and self.kind != "normal":
+            raise InputError("subgroup mode learns a normal distribution's mean and covariance: use coefficients 'normal'")
+        if self.kind == "integer" and cfg.int_high < cfg.int_low:
+            raise InputError(f"integer coefficients need int_low <= int_high, got {cfg.int_low} > {cfg.int_high}")
+        self.c, self.sigma, self.bound = channels, cfg.sigma, cfg.bound
+        self.low, self.high = cfg.int_low, cfg.int_high
+        self.learnable = learnable
+        if learnable:
+            self.mean = nn.Parameter(torch.zeros(channels))
+            self.chol = nn.Parameter(torch.eye(channels) * cfg.sigma)
+
+    def forward(self, batch: int, device: torch.device) -> torch.Tensor:
+        if self.learnable:
+            eps = torch.randn(batch, self.c, device=device)
+            return self.mean + eps @ torch.tril(self.chol).T
+        if self.kind == "normal":
+            return torch.randn(batch, self.c, device=device) * self.sigma
+        if self.kind == "uniform":
+            return (torch.rand(batch, self.c, device=device) * 2 - 1) * self.bound
+        return torch.randint(self.low, self.high + 1, (batch, self.c), device=device).float()
+
+    def describe(self) -> dict:
+        """The distribution as plain data, for algebra.json."""
+        if self.learnable:
+            C = torch.tril(self.chol.detach().cpu())
+            return {"distribution": "normal", "learned": True, "mean": self.mean.detach().cpu().tolist(),
+                    "covariance": (C @ C.T).tolist()}
+        if self.kind == "normal":
+            return {"distribution": "normal", "sigma": self.sigma}
+        if self.kind == "uniform":
+            return {"distribution": "uniform", "low": -self.bound, "high": self.bound}
+        return {"distribution": "integer", "low": self.low, "high": self.high}
+
+
+class LieGenerator(nn.Module):
+    """c channels of n x n generators; ``forward`` transforms a batch with freshly sampled group elements."""
+
+    def __init__(self, n: int, cfg: GeneratorConfig):
+        super().__init__()
+        c = cfg.channels
+        if c < 1:
+            raise InputError(f"channels must be >= 1, got {c}")
+        self.register_buffer("mask", build_mask(cfg.mask, n, c))
+        if cfg.init == "normal":
+            L = torch.randn(c, n, n) * cfg.init_scale
+        elif cfg.init == "uniform":
+            L = (torch.rand(c, n, n) * 2 - 1) * cfg.init_scale
+        else:
+            raise InputError(f"unknown generator init {cfg.init!r} (normal, uniform)")
+        self.L = nn.Parameter(L, requires_grad=not cfg.subgroup)
+        self.coefficients = Coefficients(cfg, c, learnable=cfg.subgroup)
+
+    def effective(self) -> torch.Tensor:
+        """The basis actually used, L * M: (c, n, n)."""
+        return self.L * self.mask
+
+    def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(g (batch, n, n), z (batch, c))."""
+        z = self.coefficients(batch, self.mask.device)
+        return exp_map(z, self.effective()), z
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None, y_is_vector: bool):
+        """Transform x (b, k, n), and y when it is a vector of the same space.  Returns (gx, gy, z)."""
+        g, z = self.sample(x.shape[0])
+        gy = act(g, y) if (y is not None and y_is_vector) else y
+        return act(g, x), gy, z
