@@ -14,3 +14,5 @@ from liegan.datasets.base import (
 
 __all__ = ["REGISTRY", "Dataset", "DatasetInfo", "DatasetSpec", "check_arrays", "data_root", "get_spec",
            "load_dataset", "register"]
+
+from liegan.datasets import rotation7  # noqa: E402,F401  (registers itself)

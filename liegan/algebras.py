@@ -21,7 +21,9 @@ def _unit(n: int, i: int, j: int) -> np.ndarray:
 
 def so(n: int) -> np.ndarray:
     """so(n): E_ij - E_ji for i < j; n(n-1)/2 generators."""
-    return np.stack([_unit(n, i, j) - _unit(n, j, i) for i, j in combinations(range(n), 2)]) if n > 1 else np.zeros((0, n, n))
+    if n < 2:
+        return np.zeros((0, n, n))
+    return np.stack([_unit(n, i, j) - _unit(n, j, i) for i, j in combinations(range(n), 2)])
 
 
 def so_pq(p: int, q: int) -> np.ndarray:
@@ -103,6 +105,46 @@ def references_for(n: int) -> dict[str, np.ndarray]:
         if gens is not None:
             out[name.replace("n-1", str(n - 1)).replace("(n)", f"({n})")] = gens
     return out
+
+
+def _pair_names(n: int, prefix_same: str = "L", prefix_mixed: str = "K", p: int | None = None) -> list[str]:
+    """Names of generators built over index pairs i < j (1-based), as in :func:`so` and :func:`so_pq`."""
+    out = []
+    for i, j in combinations(range(n), 2):
+        mixed = p is not None and (i < p) != (j < p)
+        out.append(f"{prefix_mixed if mixed else prefix_same}_{i + 1}{j + 1}")
+    return out
+
+
+def generator_names(name: str, n: int) -> list[str]:
+    """Readable names of the generators of the reference algebra ``name`` (a key of
+    :data:`REFERENCE_ALGEBRAS`, before or after :func:`references_for` substitutes n) on R^n, in the order
+    its builder returns them: K_x ... J_z for so(1,3), L_ij rotations, K_ij boosts, E_ij / H_i for sl and gl,
+    D for the dilation, T_i for translations."""
+    if name == "so(1,3)" and n == 4:
+        return list(SO13_NAMES)
+    if name.startswith("so(2) x 4"):
+        return ["R(q1,p1,q2,p2)"]
+    if name in ("so(n)", f"so({n})"):
+        return _pair_names(n)
+    if name.startswith("so(") and "," in name:
+        p = int(name[3:name.index(",")])
+        return _pair_names(n, "L", "K", p)
+    if name in ("sl(n)", f"sl({n})"):
+        off = [f"E_{i + 1}{j + 1}" for i in range(n) for j in range(n) if i != j]
+        return off + [f"H_{i + 1}" for i in range(n - 1)]
+    if name in ("gl(n)", f"gl({n})"):
+        return [f"E_{i + 1}{j + 1}" for i in range(n) for j in range(n)]
+    if name == "scaling":
+        return ["D"]
+    if name == "translations":
+        return [f"T_{i + 1}" for i in range(n - 1)]
+    raise KeyError(f"unknown reference algebra {name!r}")
+
+
+def named_references(n: int) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Like :func:`references_for`, with each algebra's generator names: {name: (gens (d, n, n), names)}."""
+    return {name: (gens, generator_names(name, n)) for name, gens in references_for(n).items()}
 
 
 def by_name(name: str) -> np.ndarray:

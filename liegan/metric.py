@@ -56,7 +56,7 @@ def canonical(J: np.ndarray) -> np.ndarray:
     big = np.flatnonzero(np.abs(d) > 1e-6 * np.abs(d).max()) if np.abs(d).max() > 0 else []
     if len(big) and d[big[0]] < 0:
         J = -J
-    return J
+    return J + 0.0  # no negative zeros in reports
 
 
 def cosine(A: np.ndarray, B: np.ndarray) -> float:
@@ -65,12 +65,29 @@ def cosine(A: np.ndarray, B: np.ndarray) -> float:
     return float(abs(np.sum(A * B)) / den) if den > 0 else 0.0
 
 
+def _readable_basis(V: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """A basis of the null space spanned by the rows of V (coordinates over the symmetric basis B) in
+    reduced form: pivoted QR picks k coordinates and each basis element is 1 on its own pivot and 0 on the
+    others.  The SVD's basis of a degenerate null space is an arbitrary rotation; this one is reproducible
+    and readable (so(3) on the last three axes of R^4 gives diag(1,0,0,0) and diag(0,1,1,1))."""
+    if V.shape[0] == 1:
+        return np.einsum("km,mij->kij", V, B)
+    import scipy.linalg
+
+    _, _, piv = scipy.linalg.qr(V, pivoting=True)
+    piv = np.sort(piv[: V.shape[0]])
+    R = np.linalg.solve(V[:, piv], V)
+    return np.einsum("km,mij->kij", R, B)
+
+
 @dataclass
 class MetricResult:
     """Outcome of :func:`invariant_metric`.
 
     metric: the best candidate J (canonical form), or None when no direction is below the tolerance.
-    null_space: every direction below the tolerance, canonical, (k, n, n) (k = 0: no invariant metric).
+        With a null space of dimension k > 1 it is one member of a family (see ``message``).
+    null_space: a basis of every direction below the tolerance, (k, n, n) (k = 0: no invariant metric),
+        each element in canonical form, in the reproducible reduced form of ``_readable_basis``.
     singular_values: the whole spectrum, ascending, relative to the generators' scale.
     gap: s_k / s_{k-1}, the first singular value above the null space over the largest inside it
          (inf for an exact null space; large = well determined).  With k = 0 it is s_1 / s_0.
@@ -125,12 +142,12 @@ def invariant_metric(L, tol: float = 0.05) -> MetricResult:
         gap = 1.0
     else:
         gap = float(S[k] / S[k - 1]) if S[k - 1] > 0 else np.inf
-    null = np.stack([canonical(J) for J in cands[:k]]) if k else np.zeros((0, n, n))
+    null = np.stack([canonical(J) for J in _readable_basis(Vh[:k], B)]) if k else np.zeros((0, n, n))
     traces = np.abs(np.trace(L, axis1=1, axis2=2)) / np.sqrt(n)
     if k == 0:
         why = " (a generator has non-zero trace, e.g. a dilation)" if traces.max() > tol else ""
-        return MetricResult(None, null, S / smax, gap, tol, np.zeros(0), None,
-                            f"no invariant metric{why}: smallest singular value {S[0] / smax:.3g} > tol {tol}", cands)
-    J = null[0]
+        msg = f"no invariant metric{why}: smallest singular value {S[0] / smax:.3g} > tol {tol}"
+        return MetricResult(None, null, S / smax, gap, tol, np.zeros(0), None, msg, cands)
+    J = canonical(cands[0])
     msg = f"{k}-dimensional null space; gap {gap:.3g}" + ("" if k == 1 else " (metric not unique: a family)")
     return MetricResult(J, null, S / smax, gap, tol, metric_residual(L, J), signature(J), msg, cands)
