@@ -2,7 +2,8 @@
 
 Each command group lives next to the code it drives and exposes ``register(subparsers)``, which adds its
 parsers and sets ``func`` (args -> exit code).  Errors in user input (:class:`liegan.InputError`) are
-printed as one line naming the file and the problem, with exit status 2.
+printed as one line naming the file and the problem, with exit status 2; a run that cannot go on
+(:class:`liegan.io.TrainingError`) exits with status 1.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import importlib
 import sys
 
 from liegan._version import __version__
-from liegan.io import InputError
+from liegan.io import InputError, TrainingError
 
 # modules providing register(subparsers); imported lazily so `liegan --help` stays fast
 COMMAND_MODULES = [
     "liegan.trainers.cli",  # train, datasets, export
+    "liegan.analysis.cli",  # analyze
 ]
 
 
@@ -43,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"liegan {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except TrainingError as e:
+        print(f"liegan {args.command}: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"liegan {args.command}: interrupted", file=sys.stderr)
         return 130
