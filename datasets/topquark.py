@@ -1,0 +1,248 @@
+"""Top Quark Tagging Reference Dataset (Kasieczka, Plehn et al., Zenodo record 2603256): reader and preset.
+
+The files (train.h5 1.2M jets, val.h5 and test.h5 400k each) are pandas HDFStores in PyTables "table"
+format.  With h5py each is one compound dataset ``/table/table`` with fields ``index`` (int64),
+``values_block_0`` (804 floats: E_i, PX_i, PY_i, PZ_i for 200 constituents, then the truth top) and
+``values_block_1`` (int64: ttv, is_signal_new).  Which column sits where is stored in the attribute
+``values_block_<j>_kind``, a protocol-0 pickle of the column names; it is parsed with an unpickler that
+refuses every global, and columns are selected by name, never by position.
+
+The reader takes whole rows in slices of about 32 MB and keeps only the needed columns, so memory stays
+bounded by the output (a row's block is one HDF5 array member: HDF5 cannot read part of it, and reading
+full rows without type conversion is the fastest way through the file).
+
+Rule for short jets: a jet with fewer real (non-zero) constituents than asked for has zero-padded slots in
+its leading ``constituents``; :func:`read_jets` returns them with ``mask`` False there, and the dataset
+loader drops such jets (a zero four-vector is a fixed point of every linear map, so it would teach the
+discriminator nothing but "zeros are real") and reports how many it dropped in ``DatasetInfo.source``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, data_root, register
+
+from liegan import algebras
+from liegan.config import DataConfig
+from liegan.io import InputError
+from liegan.safe_pickle import restricted_loads
+
+SPLITS = ("train", "val", "test")
+LABEL = "is_signal_new"
+FEATURES = ("E", "PX", "PY", "PZ")
+FEATURE_NAMES = ["E", "px", "py", "pz"]
+SLICE_BYTES = 32 * 1024**2
+
+# One global scale for the inputs, in GeV.  A common factor commutes with every linear map, so the Lorentz
+# action (and any algebra learned on scaled data) is unchanged: L x / s = (L/1)(x / s).  Per-feature
+# standardisation would not commute: it conjugates the algebra by diag(1/std), turning so(1,3) into a
+# different-looking algebra and the metric diag(1,-1,-1,-1) into diag(std^2) x that.  100 GeV brings the
+# leading constituents' energies (a few hundred GeV) to O(1) inputs for the discriminator.
+SCALE_GEV = 100.0
+
+
+@dataclass
+class Jets:
+    """Jets read from a top-tagging file.
+
+    momenta: (N, k, 4) float32 (E, px, py, pz) in GeV of the k leading constituents (zero where padded)
+    labels: (N,) int64, 1 = top, 0 = QCD
+    mask: (N, k) bool, True where the constituent is real (not zero padding)
+    n_read: rows of the file looked at (before the class filter)
+    """
+
+    momenta: np.ndarray
+    labels: np.ndarray
+    mask: np.ndarray
+    n_read: int
+
+
+def _blocks(table: h5py.Dataset, src: str) -> dict[str, tuple[str, int]]:
+    """Map each column name to (compound field, position in that field) from the *_kind attributes."""
+    columns: dict[str, tuple[str, int]] = {}
+    fields = table.dtype.fields or {}
+    for field in fields:
+        if not field.startswith("values_block_"):
+            continue
+        raw = table.attrs.get(f"{field}_kind")
+        if raw is None:
+            raise InputError(f"{src}: /table/table has no attribute '{field}_kind' naming its columns "
+                             "(not a pandas table-format file?)")
+        if isinstance(raw, np.ndarray):
+            raw = raw.tobytes()
+        if isinstance(raw, str):
+            raw = raw.encode("latin-1")
+        names = restricted_loads(bytes(raw), f"{src} ({field}_kind)", allow_numpy=False)
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise InputError(f"{src}: attribute '{field}_kind' is not a list of column names")
+        sub = fields[field][0]
+        width = int(np.prod(sub.shape)) if sub.shape else 1
+        if len(names) != width:
+            raise InputError(f"{src}: '{field}' has {width} columns but '{field}_kind' names {len(names)}")
+        for i, name in enumerate(names):
+            columns[name] = (field, i)
+    return columns
+
+
+def _open_table(path: Path) -> tuple[h5py.File, h5py.Dataset]:
+    src = str(path)
+    if not path.exists():
+        raise InputError(f"{src}: file not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise InputError(f"{src}: not a readable HDF5 file; it may be truncated or corrupt "
+                         f"(re-download it with `liegan data fetch topquark`) ({e})") from None
+    try:
+        node = f.get("table")
+        if isinstance(node, h5py.Group) and "table" not in node and "block0_values" in node:
+            raise InputError(f"{src}: pandas 'fixed' format (/table/block0_values); the top-tagging reader "
+                             "needs the 'table' format: rewrite it with "
+                             "DataFrame.to_hdf(path, key='table', format='table')")
+        table = f.get("table/table")
+        if not isinstance(table, h5py.Dataset) or table.dtype.fields is None:
+            raise InputError(f"{src}: no compound dataset /table/table: not a top-tagging file in pandas "
+                             "'table' format (keys found: " + ", ".join(sorted(f.keys())) + ")")
+        return f, table
+    except BaseException:
+        f.close()
+        raise
+
+
+def read_jets(path: str | os.PathLike, constituents: int = 2, n_samples: int | None = None,
+              classes: tuple[int, ...] | None = None) -> Jets:
+    """Read the ``constituents`` leading four-momenta and the labels of jets in a top-tagging file.
+
+    n_samples: at most this many jets (after the class filter), taken in file order.
+    classes: keep only jets whose is_signal_new is in this tuple (e.g. (1,) for tops only).
+    """
+    path = Path(path)
+    src = str(path)
+    if constituents < 1:
+        raise InputError(f"{src}: constituents must be at least 1, got {constituents}")
+    f, table = _open_table(path)
+    with f:
+        columns = _blocks(table, src)
+        if LABEL not in columns:
+            raise InputError(f"{src}: no '{LABEL}' column (the class label); columns found: "
+                             f"{len(columns)}, e.g. {sorted(columns)[:6]}")
+        wanted = [f"{c}_{i}" for i in range(constituents) for c in FEATURES]
+        missing = [w for w in wanted if w not in columns]
+        if missing:
+            n_have = sum(1 for c in columns if c.startswith("E_"))
+            raise InputError(f"{src}: missing column(s) {missing[:4]}{'...' if len(missing) > 4 else ''}; "
+                             f"the file has {n_have} constituents, {constituents} were asked for")
+        for name in wanted:
+            if table.dtype.fields[columns[name][0]][0].base.kind != "f":
+                raise InputError(f"{src}: column {name} is not floating point")
+        # group the wanted columns by field so each slice is indexed once per field
+        by_field: dict[str, list[int]] = {}
+        for name in wanted:
+            by_field.setdefault(columns[name][0], []).append(columns[name][1])
+        n_rows = int(table.shape[0])
+        limit = n_rows if n_samples is None else max(int(n_samples), 0)
+        step = max(1, SLICE_BYTES // max(table.dtype.itemsize, 1))
+        if table.chunks:
+            step = max(table.chunks[0], step - step % table.chunks[0])
+        out_x, out_y, kept, start = [], [], 0, 0
+        buf = np.empty(min(step, max(n_rows, 1)), dtype=table.dtype)
+        classes_arr = None if classes is None else np.asarray(classes, dtype=np.int64)
+        while start < n_rows and kept < limit:
+            stop = min(start + step, n_rows)
+            m = stop - start
+            try:
+                table.read_direct(buf, np.s_[start:stop], np.s_[0:m])
+            except (OSError, ValueError, RuntimeError) as e:
+                raise InputError(f"{src}: cannot read rows {start}-{stop}: the file is truncated or corrupt "
+                                 f"(re-download it with `liegan data fetch topquark`) ({e})") from None
+            rows = buf[:m]
+            lab_field, lab_pos = columns[LABEL]
+            lab = rows[lab_field].reshape(m, -1)[:, lab_pos]
+            if lab.dtype.kind == "f" and not np.all(np.isin(lab, (0.0, 1.0))):
+                raise InputError(f"{src}: '{LABEL}' holds values other than 0 and 1 in rows {start}-{stop}")
+            lab = lab.astype(np.int64)
+            if not np.all((lab == 0) | (lab == 1)):
+                raise InputError(f"{src}: '{LABEL}' holds values other than 0 and 1 in rows {start}-{stop}")
+            x = np.empty((m, len(wanted)), dtype=np.float32)
+            for field, pos in by_field.items():
+                block = rows[field].reshape(m, -1)
+                dest = [i for i, name in enumerate(wanted) if columns[name][0] == field]
+                x[:, dest] = block[:, pos]
+            keep = slice(None) if classes_arr is None else np.isin(lab, classes_arr)
+            x, lab = x[keep], lab[keep]
+            take = min(len(lab), limit - kept)
+            out_x.append(x[:take])
+            out_y.append(lab[:take])
+            kept += take
+            start = stop
+        momenta = (np.concatenate(out_x) if out_x else np.zeros((0, len(wanted)), np.float32))
+        momenta = momenta.reshape(-1, constituents, 4)
+        labels = np.concatenate(out_y) if out_y else np.zeros(0, np.int64)
+    if not np.isfinite(momenta).all():
+        bad = int((~np.isfinite(momenta)).any(axis=(1, 2)).sum())
+        raise InputError(f"{src}: {bad} jets have NaN or inf momenta")
+    mask = np.any(momenta != 0, axis=2)
+    return Jets(momenta=momenta, labels=labels, mask=mask, n_read=start)
+
+
+def split_path(cfg: DataConfig) -> Path:
+    """The file a config points at: --data-file, else <data root>/topquark/<split>.h5."""
+    if cfg.data_file:
+        return Path(cfg.data_file).expanduser()
+    if cfg.split not in SPLITS:
+        raise InputError(f"topquark: unknown split {cfg.split!r} (use one of {list(SPLITS)})")
+    return data_root(cfg) / "topquark" / f"{cfg.split}.h5"
+
+
+def load(cfg: DataConfig) -> Dataset:
+    path = split_path(cfg)
+    if not path.exists():
+        raise InputError(
+            f"{path}: top-tagging file not found. Put the Zenodo file {path.name} there (or point "
+            f"--data-dir / $LIEGAN_DATA at a folder holding topquark/{path.name}), or run "
+            f"`liegan data fetch topquark --split {cfg.split}` to download it (record 2603256), or "
+            f"`liegan data synth topquark --jets 200000` to write synthetic jets in the same format")
+    jets = read_jets(path, constituents=cfg.constituents, n_samples=cfg.n_samples)
+    full = jets.mask.all(axis=1)
+    dropped = int((~full).sum())
+    if not full.any():
+        raise InputError(f"{path}: no jet has {cfg.constituents} real constituents")
+    x = torch.from_numpy(np.ascontiguousarray(jets.momenta[full] / np.float32(SCALE_GEV)))
+    y = torch.from_numpy(jets.labels[full])
+    info = DatasetInfo(
+        name="topquark",
+        n_dim=4,
+        n_components=cfg.constituents,
+        y_kind="class",
+        feature_names=list(FEATURE_NAMES),
+        symmetry=algebras.so13(),
+        symmetry_name="so(1,3)",
+        invariant_metric=algebras.MINKOWSKI.copy(),
+        n_classes=2,
+        source=(f"{path} ({len(y)} jets, {cfg.constituents} leading constituents in units of "
+                f"{SCALE_GEV:g} GeV; "
+                f"{dropped} jets with fewer real constituents dropped)"),
+    )
+    return Dataset(x=x, y=y, info=info)
+
+
+_PAPER = {
+    "data": {"constituents": 2},
+    "generator": {"channels": 7, "mask": "none", "coefficients": "normal", "sigma": 1.0},
+    "train": {"lambda_id": 1.0, "eta_ch": 0.1, "batch_size": 64, "epochs": 100},
+}
+
+register(DatasetSpec(
+    name="topquark",
+    description="Top Quark Tagging Reference Dataset (Zenodo 2603256): four-momenta of the leading jet "
+                "constituents, top vs QCD labels; expected symmetry so(1,3). Files: `liegan data fetch "
+                "topquark` or `liegan data synth topquark`.",
+    load=load,
+    presets={"paper": _PAPER, "default": {k: dict(v) for k, v in _PAPER.items()}},
+))
