@@ -19,6 +19,7 @@ from liegan.io import InputError, TrainingError
 COMMAND_MODULES = [
     "liegan.trainers.cli",  # train, datasets, export
     "liegan.analysis.cli",  # analyze
+    "liegan.datasets.cli",  # data fetch, data synth
 ]
 
 
