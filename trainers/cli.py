@@ -1,0 +1,110 @@
+"""`liegan train`, `liegan datasets`, `liegan export`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+# command-line option -> (config key, help); None values mean "not given" and leave the config alone
+TRAIN_OPTIONS = {
+    "--data-file": ("data.data_file", "your own data file: an HNN two-body pickle, or .npz/.h5 for --dataset custom"),
+    "--data-dir": ("data.data_dir", "where built-in data are cached (default $LIEGAN_DATA, else ~/.cache/liegan)"),
+    "--data-seed": ("data.seed", "seed of simulated data (the data are a pure function of it)"),
+    "--n-samples": ("data.n_samples", "use at most this many samples"),
+    "--y-kind": ("data.y_kind", "custom data: what y is (vector, scalar, class, none)"),
+    "--constituents": ("data.constituents", "top tagging: leading constituents per jet"),
+    "--epochs": ("train.epochs", "training epochs"),
+    "--batch-size": ("train.batch_size", "samples per step"),
+    "--channels": ("generator.channels", "c, the dimension of the algebra searched"),
+    "--seed": ("train.seed", "seed of initialisation, sampling and data order (runs are reproducible on CPU)"),
+    "--device": ("train.device", "auto (CUDA when present), cpu, cuda or cuda:N"),
+    "--mask": ("generator.mask", "search space: none, blocks:2,2,2,2, twobody4x4 or a .npy/.npz mask file"),
+    "--coefficients": ("generator.coefficients", "coefficient distribution: normal, uniform or integer"),
+    "--sigma": ("generator.sigma", "standard deviation of normal coefficients"),
+    "--lambda-id": ("train.lambda_id", "weight of the identity regulariser"),
+    "--eta": ("train.eta_ch", "weight of the channel-orthogonality regulariser"),
+    "--lr-g": ("train.lr_g", "generator learning rate"),
+    "--lr-d": ("train.lr_d", "discriminator learning rate"),
+    "--checkpoint-every": ("train.checkpoint_every", "epochs between checkpoints (also written at the end and on Ctrl-C)"),
+    "--logdir": ("run.logdir", "parent folder of run folders (default runs)"),
+    "--name": ("run.name", "run folder name (default <dataset>-<yyyymmdd-hhmmss>)"),
+}
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="discover the symmetry algebra of a dataset",
+                       description="Train a LieGAN generator adversarially; writes a run folder with TensorBoard "
+                                   "events, checkpoints and the exported algebra (algebra.npz + algebra.json).")
+    p.add_argument("--dataset", help="registered dataset (see `liegan datasets`); default twobody")
+    p.add_argument("--preset", help="the dataset's preset to start from (default 'default'; 'paper' = published protocol)")
+    p.add_argument("--config", help="TOML file with [data] [generator] [discriminator] [train] [run] sections")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its last checkpoint")
+    for flag, (_, helptext) in TRAIN_OPTIONS.items():
+        p.add_argument(flag, help=helptext)
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override any config field, e.g. --set train.eta_ch=0.5 (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    d = sub.add_parser("datasets", help="list the registered datasets and their presets")
+    d.set_defaults(func=cmd_datasets)
+
+    e = sub.add_parser("export", help="write a run's discovered generators as npz, json or pt",
+                       description="Export the algebra of a run folder (or an algebra file) for analysis scripts.")
+    e.add_argument("run", metavar="RUN", help="run folder or algebra file")
+    e.add_argument("--format", choices=["npz", "json", "pt"], default="npz")
+    e.add_argument("--out", help="output path (default <RUN>/algebra-export.<format>)")
+    e.set_defaults(func=cmd_export)
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict:
+    from liegan.io import InputError
+
+    out = {key: getattr(args, _dest(flag)) for flag, (key, _) in TRAIN_OPTIONS.items()}
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise InputError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from liegan.trainers import resolve_config, resume_config, train
+
+    if args.resume:
+        cfg = resume_config(args.resume, args.epochs, args.device)
+    else:
+        cfg = resolve_config(args.dataset, args.preset, args.config, overrides_from_args(args))
+    result = train(cfg, resume=args.resume, progress=not args.quiet)
+    summary = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if isinstance(v, float))
+    if result.interrupted:
+        print(f"interrupted: checkpoint written; continue with `liegan train --resume {result.run_dir}`", file=sys.stderr)
+        return 130
+    print(f"run folder: {result.run_dir}\n{summary}")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from liegan.datasets import REGISTRY
+
+    for name, spec in sorted(REGISTRY.items()):
+        presets = ", ".join(sorted(spec.presets)) or "-"
+        print(f"{name:12s} {spec.description}  [presets: {presets}]")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from liegan.algebra import load_algebra
+
+    algebra = load_algebra(args.run)
+    src = Path(args.run)
+    out = Path(args.out) if args.out else (src if src.is_dir() else src.parent) / f"algebra-export.{args.format}"
+    path = algebra.export(args.format, out)
+    print(f"wrote {path} ({algebra.n_channels} generators of size {algebra.n_dim}x{algebra.n_dim})")
+    return 0
