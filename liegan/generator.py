@@ -50,10 +50,13 @@ def build_mask(spec: str, n: int, channels: int) -> torch.Tensor:
         if not path.exists():
             raise InputError(f"{path}: mask file not found (or unknown mask spec; use 'none', 'blocks:...', 'twobody4x4')")
         try:
-            with np.load(path, allow_pickle=False) as f:
-                M = f["mask"] if hasattr(f, "files") else f
-                M = np.asarray(M)
-        except (OSError, ValueError, KeyError) as e:
+            loaded = np.load(path, allow_pickle=False)
+            if isinstance(loaded, np.lib.npyio.NpzFile):
+                with loaded:
+                    M = np.asarray(loaded["mask"])
+            else:
+                M = np.asarray(loaded)
+        except (OSError, ValueError, KeyError, EOFError) as e:
             raise InputError(f"{path}: not a readable mask (.npy, or .npz with a 'mask' array): {e}") from None
         if M.shape not in ((n, n), (channels, n, n)) or not np.isfinite(M).all():
             raise InputError(f"{path}: mask has shape {M.shape}, expected ({n}, {n}) or ({channels}, {n}, {n})")
