@@ -16,3 +16,4 @@ __all__ = ["REGISTRY", "Dataset", "DatasetInfo", "DatasetSpec", "check_arrays", 
            "load_dataset", "register"]
 
 from liegan.datasets import rotation7  # noqa: E402,F401  (registers itself)
+from liegan.datasets import custom, twobody  # noqa: E402,F401  (registers)
