@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg
 
-MAX_ORDER = 50  # beyond this a "discrete" group is indistinguishable from a continuous one at our accuracy
+# Every angle is close to a rational multiple of 2 pi (Dirichlet: some k <= K gets within 2 pi / K), so a
+# large search range finds an "order" for any rotation at all: with K = 50 and the tolerance below, a random
+# angle always gets one.  12 covers the usual small cyclic groups; ``chance`` in the result says how likely
+# a random angle would have matched at least as well.
+MAX_ORDER = 12
 ORDER_TOL = 0.1  # ||exp(kL) - I||_F / sqrt(n): allows the few-percent error of a learned generator
 
 
@@ -31,6 +35,9 @@ class DiscreteResult:
     axis_name: the feature name when the axis is within 0.1 rad of a coordinate axis (either direction;
         the sign is in ``axis``).
     multiple: angle / (2 pi / order), an integer m for a rotation by 2 pi m / order.
+    chance: union bound on the probability that a uniformly random rotation angle would come as close to
+        the identity at some k <= order (order * eps / pi, eps the angle matching the error at the order);
+        small = the order is meaningful, near 1 = it could be a coincidence.
     """
 
     channel: int
@@ -43,6 +50,7 @@ class DiscreteResult:
     axis_name: str | None
     angle: float | None
     multiple: float | None
+    chance: float | None
     tol: float
     message: str
 
@@ -50,7 +58,7 @@ class DiscreteResult:
         return {"channel": self.channel, "order": self.order, "orthogonality": self.orthogonality,
                 "angles": self.angles, "fixed_dim": self.fixed_dim,
                 "axis": None if self.axis is None else self.axis.tolist(), "axis_name": self.axis_name,
-                "angle": self.angle, "multiple": self.multiple, "tol": self.tol,
+                "angle": self.angle, "multiple": self.multiple, "chance": self.chance, "tol": self.tol,
                 "order_errors": self.errors.tolist(), "message": self.message}
 
 
@@ -103,8 +111,13 @@ def analyse_generator(L: np.ndarray, channel: int = 0, feature_names: list[str] 
             axis_name = names[i]
     elif len(angles) == 1:
         angle = angles[0]
+    chance = None
     if order is not None and angle is not None:
         multiple = angle / (2 * np.pi / order)
+    if order is not None:
+        # ||R(phi) - I||_F = 2 sqrt(2) |sin(phi / 2)| for a rotation by phi in one plane
+        eps = 2 * np.arcsin(min(1.0, errs[order - 1] * np.sqrt(n) / (2 * np.sqrt(2))))
+        chance = float(min(1.0, order * eps / np.pi))
     if order is None:
         k = int(np.argmin(errs)) + 1
         msg = f"exp(L) has no order <= {max_order} (closest: k={k}, error {errs.min():.3g})"
@@ -118,8 +131,9 @@ def analyse_generator(L: np.ndarray, channel: int = 0, feature_names: list[str] 
             sign = "-" if axis_name and axis[int(np.argmax(np.abs(axis)))] < 0 else ""
             where = f"{sign}{axis_name}" if axis_name else f"axis {np.array2string(axis, precision=3)}"
             msg += f" about {where}"
+        msg += f"; chance level {chance:.2g}"
     return DiscreteResult(channel, order, errs, ortho, angles, fixed_dim, axis, axis_name, angle, multiple,
-                          tol, msg)
+                          chance, tol, msg)
 
 
 def discrete_analysis(generators: np.ndarray, feature_names: list[str] | None = None,

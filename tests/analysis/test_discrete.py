@@ -1,0 +1,91 @@
+"""Discrete order of exp(L) and the rotation7 dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+from liegan.analysis.discrete import analyse_generator, discrete_analysis, order_errors
+from liegan.datasets import REGISTRY, load_dataset
+from liegan.datasets.rotation7 import rotation7_target
+
+from liegan.algebras import so
+from liegan.config import DataConfig
+
+ROT_X3 = -so(3)[0]  # E_21 - E_12: the right-handed rotation about +x3
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 6])
+def test_order_seven_about_x3(m):
+    rng = np.random.default_rng(m)
+    L = 2 * np.pi * m / 7 * ROT_X3 + 0.01 * rng.standard_normal((3, 3))
+    r = analyse_generator(L, feature_names=["x1", "x2", "x3"])
+    assert r.order == 7, r.message
+    assert r.axis_name == "x3" and abs(abs(r.axis[2]) - 1) < 1e-3
+    assert abs(r.multiple - round(r.multiple)) < 0.05 and round(r.multiple) in (m, 7 - m)
+    assert "order 7" in r.message and "x3" in r.message
+
+
+def test_axis_orientation_follows_the_right_hand_rule():
+    r = analyse_generator(2 * np.pi / 7 * ROT_X3)
+    assert np.allclose(r.axis, [0, 0, 1]) and np.isclose(r.angle, 2 * np.pi / 7)
+    r = analyse_generator(-2 * np.pi / 7 * ROT_X3)
+    assert np.allclose(r.axis, [0, 0, -1]) and np.isclose(r.angle, 2 * np.pi / 7)
+
+
+def test_log_branch_does_not_matter():
+    # 2 pi (1 + 3/7): exp is the same rotation as 2 pi 3/7, order 7
+    L = 2 * np.pi * (1 + 3 / 7) * so(3)[2]
+    r = analyse_generator(L, feature_names=["a", "b", "c"])
+    assert r.order == 7 and r.axis_name == "a"
+
+
+def test_order_errors_match_scipy_powers():
+    L = 0.3 * so(3)[1]
+    errs = order_errors(L, 5)
+    for k in range(1, 6):
+        assert np.isclose(errs[k - 1], np.linalg.norm(scipy.linalg.expm(k * L) - np.eye(3)) / np.sqrt(3))
+
+
+def test_negative_controls():
+    assert analyse_generator(np.zeros((3, 3))).order == 1  # identity: trivial, reported as such
+    r = analyse_generator(0.3 * np.eye(3))  # a dilation never returns to the identity
+    assert r.order is None and "no order" in r.message
+    r = analyse_generator(1.0 * ROT_X3)  # an irrational angle has no small order
+    assert r.order is None
+    r = analyse_generator(1.0 * ROT_X3, max_order=50)  # ... but 1 rad ~ 2 pi 7/44: a coincidence, said so
+    assert r.order == 44 and r.chance > 0.2
+    assert analyse_generator(2 * np.pi / 7 * ROT_X3).chance < 1e-6
+    res = discrete_analysis(np.stack([2 * np.pi / 5 * ROT_X3, 2 * np.pi / 3 * so(3)[1]]))
+    assert [d.order for d in res] == [5, 3]
+
+
+# ---------------------------------------------------------------------------------------- the dataset
+
+
+def test_rotation7_dataset_shapes_and_presets():
+    ds = load_dataset(DataConfig(dataset="rotation7", n_samples=500, seed=3))
+    assert ds.x.shape == (500, 1, 3) and ds.y.shape == (500, 1)
+    assert ds.info.y_kind == "scalar" and ds.info.symmetry.shape == (1, 3, 3)
+    assert ds.info.symmetry_name == "C7 about x3"
+    full = load_dataset(DataConfig(dataset="rotation7"))
+    assert len(full) == 20000
+    for preset in ("default", "paper"):
+        p = REGISTRY["rotation7"].presets[preset]
+        assert p["generator"] == {"channels": 1, "mask": "none", "coefficients": "integer", "int_low": -10,
+                                  "int_high": 9}
+        assert p["train"]["lambda_id"] == 0.01
+    again = load_dataset(DataConfig(dataset="rotation7", n_samples=500, seed=3))
+    assert np.array_equal(ds.x.numpy(), again.x.numpy())
+
+
+def test_rotation7_target_is_invariant_under_c7_only():
+    x = np.random.default_rng(0).standard_normal((2000, 3))
+    y = rotation7_target(x)
+    for m in range(1, 7):
+        R = scipy.linalg.expm(2 * np.pi * m / 7 * ROT_X3)
+        # points on the sector boundary may wrap; they are measure zero but float rounding can hit them
+        diff = np.abs(rotation7_target(x @ R.T) - y)
+        assert np.quantile(diff, 0.99) < 1e-9, m
+    R = scipy.linalg.expm(2 * np.pi / 9 * ROT_X3)  # negative control: not in C7
+    assert np.median(np.abs(rotation7_target(x @ R.T) - y)) > 1e-2

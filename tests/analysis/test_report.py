@@ -1,0 +1,106 @@
+"""`liegan analyze` and the `python -m liegan.analysis.<script>` entry points, from exported files alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from liegan.analysis.report import FIGURES, write_report
+
+from liegan.algebra import Algebra
+from liegan.algebras import so, so13, twobody_so2
+
+PNG = b"\x89PNG\r\n\x1a\n"
+REQUIRED = ("best_match", "metric", "metric_singular_values", "metric_signature", "closure_residual",
+            "structure_constants")
+
+
+@pytest.fixture
+def twobody_run(tmp_path):
+    """A run folder as the trainer writes it: the two-body so(2) generator, learned scale, small noise."""
+    rng = np.random.default_rng(0)
+    L = 0.37 * twobody_so2() + 0.005 * rng.standard_normal((1, 8, 8))
+    names = ["q1x", "q1y", "p1x", "p1y", "q2x", "q2y", "p2x", "p2y"]
+    Algebra(L, dataset="twobody", feature_names=names, coefficients={"distribution": "normal", "sigma": 1.0}
+            ).save(tmp_path / "run")
+    return tmp_path / "run"
+
+
+@pytest.fixture
+def rotation7_file(tmp_path):
+    """An integer-coefficient run: exp(L) a rotation by 2 pi 3/7 about x3, with small noise."""
+    rng = np.random.default_rng(1)
+    L = 2 * np.pi * 3 / 7 * so(3)[:1] + 0.01 * rng.standard_normal((1, 3, 3))
+    Algebra(L, dataset="rotation7", feature_names=["x1", "x2", "x3"],
+            coefficients={"distribution": "integer", "low": -10, "high": 9}).save(tmp_path / "rot")
+    return tmp_path / "rot" / "algebra.npz"
+
+
+def test_twobody_run(twobody_run):
+    res = write_report(twobody_run)
+    assert res["best_match"]["name"].startswith("so(2)") and res["best_match"]["similarity"] >= 0.99
+    on_disk = json.loads((twobody_run / "analysis.json").read_text())
+    for key in REQUIRED:
+        assert key in on_disk, key
+    assert "discrete_order" not in on_disk and "metric_cosine_minkowski" not in on_disk
+    for name in FIGURES.values():
+        assert (twobody_run / name).read_bytes().startswith(PNG)
+    md = (twobody_run / "report.md").read_text()
+    assert "so(2)" in md and "gap" in md and "![spectrum](spectrum.png)" in md
+    assert not list(twobody_run.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_rotation7_run(rotation7_file):
+    res = write_report(rotation7_file, figures=False)
+    assert res["discrete_order"] == 7
+    d = res["discrete"][0]
+    assert d["axis_name"] == "x3" and round(d["multiple"]) in (3, 4)
+    assert json.loads((rotation7_file.parent / "analysis.json").read_text())["discrete_order"] == 7
+    assert not (rotation7_file.parent / "metric.png").exists()
+
+
+def test_so13_export_json(tmp_path):
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((6, 6))
+    L = np.einsum("ab,bij->aij", A, so13())
+    L += 1e-2 * np.linalg.norm(L, axis=(1, 2), keepdims=True) * rng.standard_normal(L.shape) / 4
+    alg = Algebra(L, dataset="topquark", feature_names=["E", "px", "py", "pz"])
+    f = alg.export("json", tmp_path / "a.json")
+    res = write_report(f, out=tmp_path / "out", figures=False)
+    assert res["best_match"]["name"] == "so(1,3)"
+    assert res["metric_cosine_minkowski"] >= 0.99 and res["metric_signature"] == [1, 3]
+    assert res["canonical_basis"]["names"] == ["K_x", "K_y", "K_z", "J_x", "J_y", "J_z"]
+    assert res["killing_signature"] == [3, 3, 0]
+    assert "gap" in (tmp_path / "out" / "report.md").read_text()
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_analyze_subprocess(twobody_run):
+    p = _run("-m", "liegan", "analyze", str(twobody_run), "--no-figures")
+    assert p.returncode == 0, p.stderr
+    assert "best match: so(2)" in p.stdout and "analysis.json" in p.stdout
+    assert (twobody_run / "analysis.json").exists()
+
+
+@pytest.mark.parametrize("script", ["report", "diagnostics", "metric", "discrete"])
+def test_scripts_run_as_modules(script, rotation7_file):
+    p = _run("-m", f"liegan.analysis.{script}", str(rotation7_file))
+    assert p.returncode == 0, p.stderr
+    assert "Warning" not in p.stderr, p.stderr
+    assert p.stdout.strip()
+
+
+@pytest.mark.parametrize("script", [["-m", "liegan", "analyze"], ["-m", "liegan.analysis.metric"]])
+def test_bad_input_is_one_line(script, tmp_path):
+    bad = tmp_path / "algebra.npz"
+    bad.write_bytes(b"not a zip")
+    p = _run(*script, str(bad))
+    assert p.returncode == 2
+    assert str(bad) in p.stderr and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "analysis.json").exists()

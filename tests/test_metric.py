@@ -1,0 +1,106 @@
+"""Invariant-metric solver against closed forms over a registry of named algebras (`pytest -k so13`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from liegan.algebras import MINKOWSKI, scaling, so, so13, so_pq
+from liegan.metric import canonical, cosine, invariant_metric, metric_residual, signature
+
+
+def _on_last3_of_r4() -> np.ndarray:
+    L = np.zeros((3, 4, 4))
+    L[:, 1:, 1:] = so(3)
+    return L
+
+
+def _mixed(L: np.ndarray, seed: int = 0) -> np.ndarray:
+    A = np.random.default_rng(seed).standard_normal((len(L), len(L)))
+    return np.einsum("ab,bij->aij", A, L)
+
+
+# name -> (generators, expected null-space dimension, expected metric up to scale or None, signature)
+CASES = {
+    "so13": (so13(), 1, MINKOWSKI, (1, 3)),
+    "so13_mixed_basis": (_mixed(so13()), 1, MINKOWSKI, (1, 3)),
+    "so3": (so(3), 1, np.eye(3), (3, 0)),
+    "so4": (so(4), 1, np.eye(4), (4, 0)),
+    "so22": (so_pq(2, 2), 1, np.diag([1.0, 1, -1, -1]), (2, 2)),
+    "so12": (so_pq(1, 2), 1, np.diag([1.0, -1, -1]), (1, 2)),
+    "so3_on_last3_of_r4": (_on_last3_of_r4(), 2, None, None),
+    "dilation": (scaling(4), 0, None, None),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_metric_recovery(name):
+    L, k, expected, sig = CASES[name]
+    res = invariant_metric(L)
+    assert res.null_dim == k, f"{name}: null dim {res.null_dim} != {k} ({res.message})"
+    if expected is not None:
+        err = np.linalg.norm(res.metric - canonical(expected)) / np.linalg.norm(expected)
+        assert err < 1e-10, f"{name}: relative error {err:.3g}"
+        assert res.signature == sig
+        assert res.residuals.max() < 1e-12
+        assert res.gap > 1e10, f"{name}: exact algebra but gap {res.gap}"
+
+
+def test_so13_canonical_is_minkowski_exactly():
+    res = invariant_metric(so13())
+    assert np.abs(res.metric - MINKOWSKI).max() < 1e-12
+    assert "1-dimensional null space" in res.message and "gap" in res.message
+
+
+def test_two_dimensional_null_space_is_reported_as_a_family():
+    res = invariant_metric(_on_last3_of_r4())
+    assert "2-dimensional null space" in res.message and "not unique" in res.message
+    # the readable basis: one element is diag(1,0,0,0), the other diag(0,1,1,1), both up to scale
+    N = res.null_space / np.linalg.norm(res.null_space, axis=(1, 2), keepdims=True)
+    targets = [np.diag([1.0, 0, 0, 0]), np.diag([0.0, 1, 1, 1]) / np.sqrt(3)]
+    for T in targets:
+        assert max(abs(np.sum(n * T)) for n in N) > 1 - 1e-10
+    for J in res.null_space:  # every element of the family is invariant
+        assert metric_residual(_on_last3_of_r4(), J).max() < 1e-12
+
+
+def test_dilation_has_no_invariant_metric():
+    res = invariant_metric(scaling(3))
+    assert res.metric is None and res.null_dim == 0
+    assert res.message.startswith("no invariant metric") and "trace" in res.message
+    # a dilation mixed into so(1,3) also destroys the metric
+    res = invariant_metric(np.concatenate([so13(), scaling(4)]))
+    assert res.metric is None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_so13_with_relative_noise_1e2(seed):
+    rng = np.random.default_rng(seed)
+    L = _mixed(so13(), seed)
+    noise = rng.standard_normal(L.shape)
+    size = np.linalg.norm(L, axis=(1, 2), keepdims=True) / np.linalg.norm(noise, axis=(1, 2), keepdims=True)
+    noise *= 1e-2 * size
+    res = invariant_metric(L + noise)
+    assert res.null_dim == 1
+    assert cosine(res.metric, MINKOWSKI) >= 0.99, res.message
+    assert res.signature == (1, 3)
+    assert np.isfinite(res.gap) and res.gap > 5 and f"gap {res.gap:.3g}" in res.message
+
+
+def test_tolerance_is_a_parameter():
+    rng = np.random.default_rng(0)
+    L = so13() + 0.2 * rng.standard_normal((6, 4, 4))  # heavy noise: only a loose tolerance accepts it
+    assert invariant_metric(L, tol=1e-3).metric is None
+    assert invariant_metric(L, tol=0.9).metric is not None
+
+
+def test_metric_residual_negative_control():
+    assert metric_residual(so13(), MINKOWSKI).max() < 1e-15
+    assert metric_residual(so13(), np.eye(4)).max() > 0.3  # rotations pass, boosts do not
+    assert metric_residual(so(3), np.diag([1.0, 2.0, 3.0])).max() > 0.1
+
+
+def test_signature_and_canonical_sign_rule():
+    assert signature(-MINKOWSKI) == (3, 1)
+    assert np.allclose(canonical(-3 * MINKOWSKI), MINKOWSKI)
+    assert np.allclose(canonical(np.diag([0.0, -2.0, 2.0])), np.diag([0.0, 1.0, -1.0]) * np.sqrt(3 / 2))
