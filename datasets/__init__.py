@@ -17,3 +17,4 @@ __all__ = ["REGISTRY", "Dataset", "DatasetInfo", "DatasetSpec", "check_arrays", 
 
 from liegan.datasets import rotation7  # noqa: E402,F401  (registers itself)
 from liegan.datasets import custom, twobody  # noqa: E402,F401  (registers)
+from liegan.datasets import topquark  # noqa: E402,F401  (registers)

@@ -223,7 +223,9 @@ def load(cfg: DataConfig) -> Dataset:
         feature_names=list(FEATURE_NAMES),
         symmetry=algebras.so13(),
         symmetry_name="so(1,3)",
+        symmetry_generator_names=list(algebras.SO13_NAMES),
         invariant_metric=algebras.MINKOWSKI.copy(),
+        metric_name="minkowski",
         n_classes=2,
         source=(f"{path} ({len(y)} jets, {cfg.constituents} leading constituents in units of "
                 f"{SCALE_GEV:g} GeV; "
