@@ -1,0 +1,103 @@
+"""Every parameter-space action preserves the network function exactly and is a left action."""
+
+import pytest
+import torch
+
+from liegan.bridge.actions import (
+    GLAction,
+    NonlinearAction,
+    action_error,
+    actions_for,
+    evaluate,
+    mlp,
+    params_of,
+)
+
+TOL = 1e-10
+
+
+def _net(activation, hidden=(6, 7), seed=0):
+    torch.manual_seed(seed)
+    return mlp(5, list(hidden), 3, activation).double(), torch.randn(16, 5, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("activation,kind", [("identity", "GL"), ("relu", "rescale"),
+                                             ("leaky_relu", "rescale"), ("radial", "orthogonal")])
+def test_linear_actions_exact(activation, kind):
+    model, x = _net(activation)
+    actions = actions_for(model)
+    assert [a.name for a in actions] == [kind, kind]
+    for a in actions:
+        err = action_error(a, model, x)
+        assert err.max < TOL, f"{a}: {err}"
+
+
+def test_nonlinear_action_exact_on_its_batch():
+    model, _ = _net("tanh", hidden=(16,))
+    x = torch.randn(10, 5, dtype=torch.float64)
+    a = NonlinearAction("0", "2", 16, model[1], x)
+    err = action_error(a, model, x)
+    assert err.max < TOL, err
+    # ... and only approximate on new data
+    far = action_error(a, model, torch.randn(10, 5, dtype=torch.float64))
+    assert far.invariance > 1e-4
+
+
+def test_nonlinear_action_needs_wide_layer():
+    model, x = _net("tanh", hidden=(4,))
+    with pytest.raises(ValueError, match="at most h = 4"):
+        NonlinearAction("0", "2", 4, model[1], x)
+
+
+def test_velocity_is_the_derivative_of_the_action():
+    model, _ = _net("relu")
+    theta = params_of(model)
+    for a in actions_for(model):
+        M = a.basis()[0] * 0.7 + a.basis()[-1] * 0.3
+        eps = 1e-6
+        plus, minus = a.transform(theta, torch.linalg.matrix_exp(eps * M)), a.transform(theta, torch.linalg.matrix_exp(-eps * M))
+        v = a.velocity(theta, M)
+        for k in theta:
+            fd = (plus[k] - minus[k]) / (2 * eps)
+            assert torch.allclose(v[k], fd, atol=1e-7), (a, k)
+
+
+class _WrongGL(GLAction):
+    """U -> U g instead of U g^-1: a plausible-looking bug."""
+
+    def transform(self, params, g):
+        out = super().transform(params, g)
+        out[f"{self.second}.weight"] = params[f"{self.second}.weight"] @ g
+        return out
+
+
+def test_checker_catches_wrong_law():
+    model, x = _net("identity")
+    err = action_error(_WrongGL("0", "2", 6), model, x)
+    assert err.invariance > 1e-3, err
+
+
+def test_checker_catches_wrong_group_for_activation():
+    model, x = _net("relu")
+    err = action_error(GLAction("0", "2", 6), model, x)  # GL_h is no symmetry of a ReLU layer
+    assert err.invariance > 1e-3, err
+
+
+def test_checker_catches_non_action():
+    """A map that preserves the function but is not a left action (g.(h.theta) != (gh).theta)."""
+
+    class _Twisted(GLAction):
+        def transform(self, params, g):
+            return super().transform(params, g.T)  # g -> g^T reverses the order of composition
+
+    model, x = _net("identity")
+    err = action_error(_Twisted("0", "2", 6), model, x)
+    assert err.invariance < TOL and err.composition > 1e-3, err
+
+
+def test_transform_does_not_touch_the_module():
+    model, x = _net("identity")
+    before = evaluate(model, params_of(model), x)
+    a = actions_for(model)[0]
+    a.transform(params_of(model), a.random_element(torch.Generator().manual_seed(1)))
+    assert torch.equal(model(x), before)
