@@ -205,6 +205,8 @@ def train(cfg: TrainCommandConfig, resume: str | Path | None = None, progress: b
         torch.manual_seed(cfg.train.seed)
         np.random.seed(cfg.train.seed)
     device = pick_device(cfg.train.device)
+    if cfg.train.threads > 0:
+        torch.set_num_threads(cfg.train.threads)
     data = load_dataset(cfg.data)
     if resume is None:
         run_dir = make_run_dir(cfg)
