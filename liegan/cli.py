@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "liegan.trainers.cli",  # train, datasets, export
     "liegan.analysis.cli",  # analyze
     "liegan.datasets.cli",  # data fetch, data synth
+    "liegan.bridge.cli",  # bridge
 ]
 
 

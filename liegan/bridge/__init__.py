@@ -19,7 +19,8 @@ from liegan.bridge.conserved import ConservationTracker, conserved_quantities, r
 from liegan.bridge.induced import InducedAction, InvarianceReport, Task, loss_invariance_error
 from liegan.bridge.teleport import TeleportSchedule, descend, linear_regression_problem, teleport
 
-__all__ = ["ActionError", "ConservationTracker", "GLAction", "InducedAction", "InvarianceReport", "LayerAction",
-           "NonlinearAction", "OrthogonalAction", "Radial", "RescaleAction", "Task", "TeleportSchedule",
-           "action_error", "actions_for", "conserved_quantities", "descend", "evaluate",
-           "linear_regression_problem", "loss_invariance_error", "mlp", "params_of", "relative_drift", "teleport"]
+__all__ = ["ActionError", "ConservationTracker", "GLAction", "InducedAction", "InvarianceReport",
+           "LayerAction", "NonlinearAction", "OrthogonalAction", "Radial", "RescaleAction", "Task",
+           "TeleportSchedule", "action_error", "actions_for", "conserved_quantities", "descend", "evaluate",
+           "linear_regression_problem", "loss_invariance_error", "mlp", "params_of", "relative_drift",
+           "teleport"]

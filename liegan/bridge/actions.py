@@ -280,5 +280,6 @@ def action_error(action: LayerAction, model: nn.Module, x: torch.Tensor, g: torc
     with torch.no_grad():
         f0 = evaluate(model, theta, x)
         inv = max(_rel(evaluate(model, action.transform(theta, k), x), f0) for k in (g, h, g @ h))
-        comp = _rel(_flat(action.transform(action.transform(theta, h), g)), _flat(action.transform(theta, g @ h)))
+        g_h = action.transform(action.transform(theta, h), g)
+        comp = _rel(_flat(g_h), _flat(action.transform(theta, g @ h)))
     return ActionError(invariance=inv, composition=comp)

@@ -57,7 +57,8 @@ class ConservationTracker:
         if self.writer is not None:
             self.writer.add_scalar(f"{self.tag}/drift", drift, step)
             for k in q:
-                self.writer.add_scalar(f"{self.tag}/drift_{k}", relative_drift({k: self.q0[k]}, {k: q[k]}), step)
+                layer = relative_drift({k: self.q0[k]}, {k: q[k]})
+                self.writer.add_scalar(f"{self.tag}/drift_{k}", layer, step)
         return drift
 
     @property

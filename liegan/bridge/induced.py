@@ -35,7 +35,8 @@ class Task:
 
     def __post_init__(self):
         if self.y_kind not in ("vector", "scalar", "class"):
-            raise ValueError(f"the bridge needs a target: y kind {self.y_kind!r} is not vector, scalar or class")
+            raise ValueError(f"the bridge needs a target; y kind {self.y_kind!r} is not one of "
+                             "vector, scalar, class")
 
     @property
     def n_in(self) -> int:

@@ -55,7 +55,8 @@ def data_config_for(algebra: Algebra, src: Path) -> DataConfig:
         known = {f.name for f in dataclasses.fields(DataConfig)}
         return DataConfig(**{k: v for k, v in data.items() if k in known})
     if algebra.dataset in ("", "unknown"):
-        raise InputError(f"{src}: the algebra names no dataset and holds no data config; the bridge needs the data")
+        raise InputError(f"{src}: the algebra names no dataset and holds no data config; "
+                         "the bridge needs the data")
     return DataConfig(dataset=algebra.dataset)
 
 
@@ -67,9 +68,11 @@ def load_task(algebra: Algebra, src: Path, cfg: BridgeConfig) -> tuple[Task, Tas
     ds = load_dataset(dc)
     kind = ds.info.y_kind
     if kind not in ("vector", "scalar", "class") or ds.y is None:
-        raise InputError(f"{src}: dataset {dc.dataset!r} has no target (y kind {kind!r}); the bridge trains a predictor")
+        raise InputError(f"{src}: dataset {dc.dataset!r} has no target (y kind {kind!r}); "
+                         "the bridge trains a predictor")
     if ds.info.n_dim != algebra.n_dim:
-        raise InputError(f"{src}: the algebra acts on R^{algebra.n_dim} but dataset {dc.dataset!r} has n = {ds.info.n_dim}")
+        raise InputError(f"{src}: the algebra acts on R^{algebra.n_dim} "
+                         f"but dataset {dc.dataset!r} has n = {ds.info.n_dim}")
     gen = torch.Generator().manual_seed(cfg.seed)
     idx = torch.randperm(len(ds), generator=gen)[: cfg.max_samples]
     x = ds.x[idx].double()
@@ -138,7 +141,8 @@ def run_bridge(run: str | Path, cfg: BridgeConfig | None = None, out: str | Path
         tele_fn = lambda p: train.loss(tele_model, p)  # noqa: E731
         schedule = TeleportSchedule(every=cfg.teleport_every, at=(0,))
         tele = descend(tele_model, tele_fn, cfg.gd_lr, cfg.gd_steps, schedule=schedule,
-                       teleport_kw={"steps": cfg.teleport_steps, "lr": cfg.teleport_lr, "descent_lr": cfg.gd_lr},
+                       teleport_kw={"steps": cfg.teleport_steps, "lr": cfg.teleport_lr,
+                                    "descent_lr": cfg.gd_lr},
                        on_step=lambda i, v: writer.add_scalar("descent/teleport", v, i))
         threshold = plain.losses[-1]  # where plain descent got to; how soon does teleportation get there?
         n_plain, n_tele = plain.steps_to(threshold), tele.steps_to(threshold)

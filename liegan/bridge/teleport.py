@@ -60,7 +60,8 @@ def _descent_gain(loss_fn: LossFn, params: Params, lr: float, lookahead: int) ->
 
 
 def teleport(model: nn.Module, loss_fn: LossFn, actions: list[LayerAction] | None = None, steps: int = 10,
-             lr: float = 0.1, loss_tol: float = 1e-6, descent_lr: float | None = None, lookahead: int = 10) -> TeleportResult:
+             lr: float = 0.1, loss_tol: float = 1e-6, descent_lr: float | None = None,
+             lookahead: int = 10) -> TeleportResult:
     """Teleport ``model`` in place.  loss_fn(params) -> scalar loss at the parameter dict ``params``.
 
     Each ascent step moves the group coefficients by ``lr`` (in norm) along the gradient of ||grad L||^2.
@@ -90,7 +91,8 @@ def teleport(model: nn.Module, loss_fn: LossFn, actions: list[LayerAction] | Non
         cand = [z.detach().clone() for z in zs]
         c_params = {k: v.detach().requires_grad_(True) for k, v in _moved(theta, actions, cand).items()}
         c_loss, c_gsq = _grad_sq(loss_fn, c_params, create_graph=False)
-        if abs(float(c_loss.detach()) - loss0) > loss_tol * max(abs(loss0), 1e-30) or not float(c_gsq) > best_gsq:
+        moved_loss = abs(float(c_loss.detach()) - loss0) > loss_tol * max(abs(loss0), 1e-30)
+        if moved_loss or not float(c_gsq) > best_gsq:
             break
         if descent_lr:
             gain = _descent_gain(loss_fn, c_params, descent_lr, lookahead)
@@ -131,8 +133,9 @@ class Descent:
         return next((i for i, v in enumerate(self.losses) if v <= threshold), None)
 
 
-def descend(model: nn.Module, loss_fn: LossFn, lr: float, steps: int, schedule: TeleportSchedule | None = None,
-            teleport_kw: dict | None = None, on_step: Callable[[int, float], None] | None = None) -> Descent:
+def descend(model: nn.Module, loss_fn: LossFn, lr: float, steps: int,
+            schedule: TeleportSchedule | None = None, teleport_kw: dict | None = None,
+            on_step: Callable[[int, float], None] | None = None) -> Descent:
     """Plain gradient descent on loss_fn (full batch), teleporting when ``schedule`` says so.
 
     losses[i] is the loss before step i (losses[0] at the start, after a step-0 teleport)."""

@@ -55,7 +55,8 @@ def test_velocity_is_the_derivative_of_the_action():
     for a in actions_for(model):
         M = a.basis()[0] * 0.7 + a.basis()[-1] * 0.3
         eps = 1e-6
-        plus, minus = a.transform(theta, torch.linalg.matrix_exp(eps * M)), a.transform(theta, torch.linalg.matrix_exp(-eps * M))
+        plus = a.transform(theta, torch.linalg.matrix_exp(eps * M))
+        minus = a.transform(theta, torch.linalg.matrix_exp(-eps * M))
         v = a.velocity(theta, M)
         for k in theta:
             fd = (plus[k] - minus[k]) / (2 * eps)
