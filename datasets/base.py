@@ -122,7 +122,8 @@ def check_arrays(x, y, y_kind: str, src: str) -> tuple[torch.Tensor, torch.Tenso
             if y.ndim == 2:
                 y = y[:, None, :]
             if y.ndim != 3 or y.shape[2] != n:
-                raise InputError(f"{src}: vector 'y' must have shape (N, k, {n}) or (N, {n}) to transform with x, got {y.shape}")
+                raise InputError(f"{src}: vector 'y' must have shape (N, k, {n}) or (N, {n}) to transform "
+                                 f"with x, got {y.shape}")
             yt = torch.as_tensor(y, dtype=torch.float32)
         elif y_kind == "scalar":
             if y.ndim == 1:
@@ -132,6 +133,7 @@ def check_arrays(x, y, y_kind: str, src: str) -> tuple[torch.Tensor, torch.Tenso
             yt = torch.as_tensor(y, dtype=torch.float32)
         else:
             if y.ndim != 1 or (y.dtype.kind == "f" and not np.all(y == np.round(y))) or (y.size and y.min() < 0):
-                raise InputError(f"{src}: class 'y' must be non-negative integers of shape (N,), got {y.dtype} {y.shape}")
+                raise InputError(f"{src}: class 'y' must be non-negative integers of shape (N,), "
+                                 f"got {y.dtype} {y.shape}")
             yt = torch.as_tensor(y.astype(np.int64))
     return torch.as_tensor(x, dtype=torch.float32), yt

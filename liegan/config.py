@@ -134,7 +134,8 @@ def apply_overrides(cfg: TrainCommandConfig, overrides: dict, source: str = "ove
         section_name, _, name = key.partition(".")
         section = getattr(cfg, section_name, None)
         if section is None or not dataclasses.is_dataclass(section) or not name:
-            raise InputError(f"{source}: unknown config section in {key!r} (sections: {[f.name for f in dataclasses.fields(cfg)]})")
+            sections = [f.name for f in dataclasses.fields(cfg)]
+            raise InputError(f"{source}: unknown config section in {key!r} (sections: {sections})")
         hints = get_type_hints(type(section))
         if name not in hints:
             raise InputError(f"{source}: unknown option {key!r} (known: {sorted(hints)})")

@@ -48,7 +48,8 @@ def build_mask(spec: str, n: int, channels: int) -> torch.Tensor:
     else:
         path = Path(spec)
         if not path.exists():
-            raise InputError(f"{path}: mask file not found (or unknown mask spec; use 'none', 'blocks:...', 'twobody4x4')")
+            raise InputError(f"{path}: mask file not found "
+                             "(or an unknown mask spec: use 'none', 'blocks:...', 'twobody4x4' or a file)")
         try:
             loaded = np.load(path, allow_pickle=False)
             if isinstance(loaded, np.lib.npyio.NpzFile):
@@ -78,7 +79,8 @@ class Coefficients(nn.Module):
         if self.kind not in ("normal", "uniform", "integer"):
             raise InputError(f"unknown coefficient distribution {self.kind!r} (normal, uniform, integer)")
         if learnable and self.kind != "normal":
-            raise InputError("subgroup mode learns a normal distribution's mean and covariance: use coefficients 'normal'")
+            raise InputError("subgroup mode learns a normal distribution's mean and covariance: "
+                             "use coefficients 'normal'")
         if self.kind == "integer" and cfg.int_high < cfg.int_low:
             raise InputError(f"integer coefficients need int_low <= int_high, got {cfg.int_low} > {cfg.int_high}")
         self.c, self.sigma, self.bound = channels, cfg.sigma, cfg.bound

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 
-
 def _t(a, dtype=torch.float64) -> torch.Tensor:
     """A float64 tensor copy of ``a`` for scoring (scores are never on the autograd path)."""
     if isinstance(a, torch.Tensor):

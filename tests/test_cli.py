@@ -71,7 +71,8 @@ def test_config_file_and_overrides(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
 def test_default_twobody_discovers_so2_for_every_seed(tmp_path, seed):
-    result = train(resolve_config("twobody", overrides={"train.seed": seed, "run.logdir": str(tmp_path)}), progress=False)
+    cfg = resolve_config("twobody", overrides={"train.seed": seed, "run.logdir": str(tmp_path)})
+    result = train(cfg, progress=False)
     assert result.metrics["similarity_to_truth"] >= 0.99, (seed, result.metrics)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 # command-line option -> (config key, help); None values mean "not given" and leave the config alone
 TRAIN_OPTIONS = {
-    "--data-file": ("data.data_file", "your own data file: an HNN two-body pickle, or .npz/.h5 for --dataset custom"),
+    "--data-file": ("data.data_file", "your own data: an HNN two-body pickle, or .npz/.h5 for --dataset custom"),
     "--data-dir": ("data.data_dir", "where built-in data are cached (default $LIEGAN_DATA, else ~/.cache/liegan)"),
     "--data-seed": ("data.seed", "seed of simulated data (the data are a pure function of it)"),
     "--n-samples": ("data.n_samples", "use at most this many samples"),
@@ -26,7 +26,7 @@ TRAIN_OPTIONS = {
     "--eta": ("train.eta_ch", "weight of the channel-orthogonality regulariser"),
     "--lr-g": ("train.lr_g", "generator learning rate"),
     "--lr-d": ("train.lr_d", "discriminator learning rate"),
-    "--checkpoint-every": ("train.checkpoint_every", "epochs between checkpoints (also written at the end and on Ctrl-C)"),
+    "--checkpoint-every": ("train.checkpoint_every", "epochs between checkpoints (also at the end and on Ctrl-C)"),
     "--logdir": ("run.logdir", "parent folder of run folders (default runs)"),
     "--name": ("run.name", "run folder name (default <dataset>-<yyyymmdd-hhmmss>)"),
 }
@@ -41,7 +41,7 @@ def register(sub) -> None:
                        description="Train a LieGAN generator adversarially; writes a run folder with TensorBoard "
                                    "events, checkpoints and the exported algebra (algebra.npz + algebra.json).")
     p.add_argument("--dataset", help="registered dataset (see `liegan datasets`); default twobody")
-    p.add_argument("--preset", help="the dataset's preset to start from (default 'default'; 'paper' = published protocol)")
+    p.add_argument("--preset", help="the dataset's preset to start from ('default'; 'paper' = published protocol)")
     p.add_argument("--config", help="TOML file with [data] [generator] [discriminator] [train] [run] sections")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its last checkpoint")
     for flag, (_, helptext) in TRAIN_OPTIONS.items():
@@ -84,7 +84,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(cfg, resume=args.resume, progress=not args.quiet)
     summary = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if isinstance(v, float))
     if result.interrupted:
-        print(f"interrupted: checkpoint written; continue with `liegan train --resume {result.run_dir}`", file=sys.stderr)
+        print(f"interrupted: checkpoint written; continue with `liegan train --resume {result.run_dir}`",
+              file=sys.stderr)
         return 130
     print(f"run folder: {result.run_dir}\n{summary}")
     return 0

@@ -28,7 +28,8 @@ def heatmap(M: np.ndarray, lim: float) -> np.ndarray:
 def matrix_table(M: np.ndarray, names: list[str]) -> str:
     """A markdown table of M with feature names on both axes (TensorBoard renders markdown text)."""
     head = "| | " + " | ".join(names) + " |\n|" + "---|" * (len(names) + 1) + "\n"
-    rows = "".join(f"| **{nm}** | " + " | ".join(f"{v:+.3f}" for v in row) + " |\n" for nm, row in zip(names, M, strict=True))
+    rows = "".join(f"| **{nm}** | " + " | ".join(f"{v:+.3f}" for v in row) + " |\n"
+                   for nm, row in zip(names, M, strict=True))
     return head + rows
 
 

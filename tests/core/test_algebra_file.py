@@ -20,7 +20,8 @@ def algebra():
 def same(a, b):
     np.testing.assert_array_equal(a.generators, b.generators)
     np.testing.assert_array_equal(a.mask, b.mask)
-    assert (a.dataset, a.feature_names, a.coefficients, a.config) == (b.dataset, b.feature_names, b.coefficients, b.config)
+    for key in ("dataset", "feature_names", "coefficients", "config"):
+        assert getattr(a, key) == getattr(b, key), key
 
 
 def test_save_writes_npz_and_json_with_required_fields(tmp_path, algebra):
@@ -28,7 +29,8 @@ def test_save_writes_npz_and_json_with_required_fields(tmp_path, algebra):
     with np.load(npz) as z:
         assert z["generators"].shape == (6, 4, 4) and z["mask"].shape == (6, 4, 4)
     meta = json.loads(js.read_text())
-    for key in ("dataset", "feature_names", "n_dim", "n_channels", "coefficients", "config", "metrics", "liegan_version"):
+    for key in ("dataset", "feature_names", "n_dim", "n_channels", "coefficients", "config", "metrics",
+                "liegan_version"):
         assert key in meta
     assert meta["n_dim"] == 4 and meta["n_channels"] == 6
     assert meta["metrics"]["gap"] == "inf"  # non-finite floats stay valid JSON
