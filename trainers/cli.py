@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def register(sub) -> None:
         p.add_argument(flag, help=helptext)
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any config field, e.g. --set train.eta_ch=0.5 (repeatable)")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train with N processes on this machine (runs torchrun --standalone --nproc_per_node=N)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -76,19 +79,36 @@ def overrides_from_args(args: argparse.Namespace) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from liegan.trainers import resolve_config, resume_config, train
+    from liegan.trainers.distributed import launch, launched_by_torchrun
 
+    if args.nproc < 1:
+        from liegan.io import InputError
+
+        raise InputError(f"--nproc {args.nproc}: the number of processes must be at least 1")
+    if args.nproc > 1 and not launched_by_torchrun():
+        return launch(args.nproc, _train_argv(args))
     if args.resume:
         cfg = resume_config(args.resume, args.epochs, args.device)
     else:
         cfg = resolve_config(args.dataset, args.preset, args.config, overrides_from_args(args))
     result = train(cfg, resume=args.resume, progress=not args.quiet)
     summary = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if isinstance(v, float))
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 reports for all
+        return 130 if result.interrupted else 0
     if result.interrupted:
         print(f"interrupted: checkpoint written; continue with `liegan train --resume {result.run_dir}`",
               file=sys.stderr)
         return 130
     print(f"run folder: {result.run_dir}\n{summary}")
     return 0
+
+
+def _train_argv(args: argparse.Namespace) -> list[str]:
+    """The `liegan train` arguments of ``args`` without --nproc (for the processes torchrun starts)."""
+    argv = [f"--{k}={v}" for k in ("dataset", "preset", "config", "resume") if (v := getattr(args, k)) is not None]
+    argv += [f"{flag}={v}" for flag in TRAIN_OPTIONS if (v := getattr(args, _dest(flag))) is not None]
+    argv += [f"--set={item}" for item in args.set] + (["--quiet"] if args.quiet else [])
+    return argv
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:

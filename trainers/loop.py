@@ -3,14 +3,27 @@
 Per minibatch, in this order:
   1. generator step:     L_G = BCE(D(gx, gy), 1) + lambda R_id + eta R_ch + mu ||L * M||_p
   2. discriminator step: L_D = 1/2 [BCE(D(x, y), 1) + BCE(D(gx, gy).detach, 0)]
+  3. health check:       non-finite values, exploding generator, collapsed discriminator (faults.py);
+                         a fault reloads the last epoch boundary with halved learning rates, or stops
 Per epoch: scores against the dataset's known symmetry, TensorBoard summaries, periodic checkpoints.
 SIGINT/SIGTERM finish the current step, write a checkpoint and stop; ``--resume`` continues exactly there.
+Under torchrun the same loop runs on every rank with DistributedDataParallel (distributed.py).
+
+Exact resume.  On CPU a stopped-and-resumed run ends with bitwise the same generators as an uninterrupted
+one: the checkpoint holds the parameters and Adam's moments and step counts as stored float32 tensors, the
+epoch's permutation and position in it, and the torch/numpy/python RNG states, so the resumed process draws
+the same coefficients for the same samples and runs the same kernels in the same order (one intra-op
+thread by default: no thread-count-dependent reduction order).  On CUDA only ~1e-6 relative agreement can be
+expected (cuBLAS and atomics may reorder sums); with several ranks it holds when resumed on the same number
+of ranks (each rank's RNG state is stored).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,11 +42,15 @@ from liegan.discriminator import Discriminator
 from liegan.generator import LieGenerator
 from liegan.io import InputError, TrainingError, write_text_atomic
 from liegan.lie import channel_orthogonality, identity_regulariser
-from liegan.trainers.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from liegan.trainers import distributed
+from liegan.trainers.checkpoint import LAST, load_latest, rng_state, save_checkpoint, set_rng_state
+from liegan.trainers.distributed import Dist
+from liegan.trainers.faults import STOP, FaultMonitor, FaultPolicy, health
 from liegan.trainers.scoring import scalar_items, score
 from liegan.trainers.writer import RunWriter
 
-CHECKPOINT = Path("checkpoints") / "last.pt"
+CHECKPOINT_DIR = Path("checkpoints")
+CHECKPOINT = CHECKPOINT_DIR / LAST
 
 
 @dataclass
@@ -63,7 +80,8 @@ def make_run_dir(cfg: TrainCommandConfig) -> Path:
     run_dir, i = logdir / base, 1
     while run_dir.exists() and any(run_dir.iterdir()):
         if cfg.run.name:
-            raise InputError(f"{run_dir}: run folder exists and is not empty (use --resume {run_dir} or another --name)")
+            raise InputError(f"{run_dir}: run folder exists and is not empty "
+                             f"(use --resume {run_dir} or another --name)")
         run_dir, i = logdir / f"{base}-{i}", i + 1
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -72,6 +90,12 @@ def make_run_dir(cfg: TrainCommandConfig) -> Path:
         probe.unlink()
     except OSError as e:
         raise InputError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from None
+    return run_dir
+
+
+def _new_run(cfg: TrainCommandConfig) -> Path:
+    run_dir = make_run_dir(cfg)
+    write_text_atomic(run_dir / "config.toml", to_toml(cfg.to_dict(), header="liegan train: resolved configuration"))
     return run_dir
 
 
@@ -102,8 +126,9 @@ class StopFlag:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainCommandConfig, data: Dataset, device: torch.device):
+    def __init__(self, cfg: TrainCommandConfig, data: Dataset, device: torch.device, ctx: Dist | None = None):
         self.cfg, self.data, self.device = cfg, data, device
+        self.ctx = ctx or Dist()
         info, t = data.info, cfg.train
         self.y_vector = info.y_kind == "vector"
         self.x = data.x.to(device)
@@ -112,19 +137,24 @@ class Trainer:
         y_shape = tuple(self.y.shape[1:]) if self.y is not None else ()
         self.D = Discriminator(tuple(self.x.shape[1:]), info.y_kind if self.y is not None else "none", y_shape,
                                info.n_classes, cfg.discriminator).to(device)
-        self.opt_g = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad], lr=t.lr_g, betas=tuple(t.betas_g))
+        # The modules the steps call: DistributedDataParallel wrappers under torchrun, G and D themselves alone.
+        self.G_step = distributed.wrap(self.G, self.ctx, device)
+        self.D_step = distributed.wrap(self.D, self.ctx, device)
+        g_params = [p for p in self.G.parameters() if p.requires_grad]
+        self.opt_g = torch.optim.Adam(g_params, lr=t.lr_g, betas=tuple(t.betas_g))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=tuple(t.betas_d))
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.perm: torch.Tensor | None = None
+        self.recoveries = 0  # fault recoveries so far (each halved the learning rates)
 
     # ---------------------------------------------------------------------------------------------- steps
     def generator_step(self, x: torch.Tensor, y: torch.Tensor | None):
         t = self.cfg.train
         self.D.requires_grad_(False)  # D's gradients are not needed here: skip computing them
-        gx, gy, z = self.G(x, y, self.y_vector)
-        logits = self.D(gx, gy)
+        gx, gy, z = self.G_step(x, y, self.y_vector)
+        logits = self.D(gx, gy)  # the bare D: nothing of D is updated (or all-reduced) in this step
         adv = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        L = self.G.effective()
+        L = self.G.effective()  # L's gradient from these terms joins the adversarial one before DDP's hook fires
         r_id = identity_regulariser(gx, x)
         r_ch = channel_orthogonality(L, t.orth_form)
         r_norm = L.abs().pow(t.reg_p).sum().pow(1.0 / t.reg_p)
@@ -138,7 +168,7 @@ class Trainer:
         return stats, gx.detach(), (gy.detach() if gy is not None else None), z.detach()
 
     def discriminator_step(self, x, y, gx, gy):
-        real, fake = self.D(x, y), self.D(gx, gy)
+        real, fake = self.D_step(x, y), self.D_step(gx, gy)
         loss = 0.5 * (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
                       + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
         self.opt_d.zero_grad(set_to_none=True)
@@ -152,16 +182,31 @@ class Trainer:
         return {"generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
-                "perm": self.perm, "rng": rng_state(), "config": self.cfg.to_dict()}
+                "perm": self.perm, "recoveries": self.recoveries, "rng": rng_state(), "config": self.cfg.to_dict()}
 
-    def load_state_dict(self, s: dict) -> None:
+    def load_state_dict(self, s: dict, rng: dict | None = None) -> None:
+        """Restore s; ``rng`` overrides s['rng'] (a rank other than 0 restores its own stream)."""
         self.G.load_state_dict(s["generator"])
         self.D.load_state_dict(s["discriminator"])
         self.opt_g.load_state_dict(s["opt_g"])
         self.opt_d.load_state_dict(s["opt_d"])
         self.epoch, self.step_in_epoch, self.global_step = s["epoch"], s["step_in_epoch"], s["global_step"]
         self.perm = s["perm"]
-        set_rng_state(s["rng"])
+        self.recoveries = s.get("recoveries", 0)
+        set_rng_state(rng if rng is not None else s["rng"])
+
+    def snapshot(self) -> dict:
+        """An in-memory copy of the state (the 'last good state' a fault recovery goes back to)."""
+        return copy.deepcopy(self.state_dict())
+
+    def recover(self, good: dict) -> None:
+        """Go back to ``good`` with both learning rates halved once more than before."""
+        n = self.recoveries + 1
+        self.load_state_dict(good)
+        self.recoveries = n
+        for opt, lr in ((self.opt_g, self.cfg.train.lr_g), (self.opt_d, self.cfg.train.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * 0.5 ** n
 
     def algebra(self, metrics: dict) -> Algebra:
         info = self.data.info
@@ -170,19 +215,11 @@ class Trainer:
                        coefficients=self.G.coefficients.describe(), config=self.cfg.to_dict(), metrics=metrics)
 
 
-def _check_finite(stats: dict, trainer: Trainer, ckpt: Path) -> None:
-    bad = [k for k, v in stats.items() if not torch.isfinite(v)]
-    if bad or not torch.isfinite(trainer.G.L).all():
-        where = f"epoch {trainer.epoch}, step {trainer.global_step}"
-        keep = f"the last good checkpoint is {ckpt}" if ckpt.exists() else "no checkpoint had been written yet"
-        raise TrainingError(f"non-finite {', '.join(bad) or 'generator'} at {where}: stopping; {keep}. "
-                            "Try a lower learning rate (--lr-g/--lr-d) or check the data scale.")
-
-
 def resume_config(run_dir: str | Path, epochs: int | None = None, device: str | None = None) -> TrainCommandConfig:
     """The config saved in a run's checkpoint; only the epoch count (to extend a run) and the device may
     change on resume, since anything else would not continue the same run."""
-    cfg = config_from_dict(load_checkpoint(Path(run_dir) / CHECKPOINT)["config"])
+    state, _ = load_latest(Path(run_dir) / CHECKPOINT_DIR, warn=False)
+    cfg = config_from_dict(state["config"])
     if epochs is not None:
         cfg.train.epochs = int(epochs)
     if device is not None:
@@ -191,68 +228,121 @@ def resume_config(run_dir: str | Path, epochs: int | None = None, device: str | 
 
 
 def train(cfg: TrainCommandConfig, resume: str | Path | None = None, progress: bool = True,
-          on_step: Callable[[Trainer], None] | None = None) -> RunResult:
+          on_step: Callable[[Trainer], None] | None = None, faults: FaultPolicy | None = None) -> RunResult:
     """Train one LieGAN; return the run folder, the exported Algebra and the final metrics.
 
-    resume: a run folder whose checkpoints/last.pt to continue from, with cfg from :func:`resume_config`.
-    on_step(trainer) is called after every step (benchmarks use it).
+    resume: a run folder whose checkpoints/ to continue from, with cfg from :func:`resume_config`.
+    on_step(trainer) is called after every step (benchmarks use it).  faults: thresholds and retries of the
+    fault checks (faults.py).  Under torchrun every rank calls this; rank 0 alone writes the run folder.
     """
+    ctx, device = distributed.setup(pick_device(cfg.train.device))
+    try:
+        return _train(cfg, ctx, device, resume, progress, on_step, faults or FaultPolicy())
+    finally:
+        ctx.close()
+
+
+def _train(cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, progress: bool,
+           on_step, policy: FaultPolicy) -> RunResult:
+    t = cfg.train
+    if t.threads > 0:
+        torch.set_num_threads(t.threads)
+
+    # ---- the state to resume from (last.pt, or prev.pt when last.pt is damaged)
+    state = None
     if resume is not None:
         run_dir = Path(resume)
-        state = load_checkpoint(run_dir / CHECKPOINT)
-    else:
-        state = None
-        torch.manual_seed(cfg.train.seed)
-        np.random.seed(cfg.train.seed)
-    device = pick_device(cfg.train.device)
-    if cfg.train.threads > 0:
-        torch.set_num_threads(cfg.train.threads)
-    data = load_dataset(cfg.data)
+        state, used = load_latest(run_dir / CHECKPOINT_DIR, warn=ctx.is_main)
+        if used.name != LAST and ctx.is_main and (run_dir / CHECKPOINT).exists():
+            (run_dir / CHECKPOINT).replace(run_dir / CHECKPOINT_DIR / f"{LAST}.corrupt")  # never rotated into prev.pt
+        ctx.barrier()
+
+    # ---- data (rank 0 first: it may simulate and cache), run folder (made on rank 0, name broadcast), models
+    torch.manual_seed(t.seed)  # the same initial parameters on every rank
+    np.random.seed(t.seed)  # noqa: NPY002 (seeds any legacy-global numpy use downstream)
+    data = ctx.on_main_first(lambda: load_dataset(cfg.data))
     if resume is None:
-        run_dir = make_run_dir(cfg)
-        write_text_atomic(run_dir / "config.toml", to_toml(cfg.to_dict(), header="liegan train: resolved configuration"))
-    trainer = Trainer(cfg, data, device)
+        run_dir = ctx.on_main(lambda: _new_run(cfg))
+    trainer = Trainer(cfg, data, device, ctx)
     if state is not None:
-        trainer.load_state_dict(state)
+        trainer.load_state_dict(state, rng=_rank_rng(state, ctx))
+    elif ctx.rank:
+        torch.manual_seed(distributed.rank_seed(t.seed, ctx.rank))  # each rank draws its own coefficients
     ckpt = run_dir / CHECKPOINT
-    writer = RunWriter(run_dir, list(data.info.feature_names))
-    t, N = cfg.train, len(data)
+    writer = RunWriter(run_dir, list(data.info.feature_names), enabled=ctx.is_main)
+    N = len(data)
+    n_batches = (N + t.batch_size - 1) // t.batch_size
+
+    def checkpoint():  # a collective: every rank hands its RNG state to rank 0, which writes the file
+        rngs = ctx.gather_objects(rng_state())
+        if ctx.is_main:
+            save_checkpoint(ckpt, trainer.state_dict() | {"rng_ranks": rngs, "world_size": ctx.world})
+        return (trainer.epoch, trainer.step_in_epoch)
+
     history: list[dict] = []
-    stop = StopFlag()
+    stop, monitor = StopFlag(), FaultMonitor(policy)
+    good = trainer.snapshot()  # where a fault recovery returns to; refreshed at every epoch boundary
+    saved_at = (trainer.epoch, trainer.step_in_epoch) if state is not None else None
+    halted = False
     start = time.perf_counter()
     scores: dict = score(trainer.G.effective().detach().cpu().numpy(), data.info)
-    bar = _progress(progress, t.epochs, trainer.epoch)
+    bar = _progress(progress and ctx.is_main, t.epochs, trainer.epoch)
     try:
         with stop.installed():
-            while trainer.epoch < t.epochs and stop.signal is None:
+            while trainer.epoch < t.epochs and not halted:
                 if trainer.step_in_epoch == 0 or trainer.perm is None:
-                    trainer.perm = torch.randperm(N)
+                    trainer.perm = distributed.epoch_permutation(N, t.seed, trainer.epoch)
                 sums: dict[str, torch.Tensor] = {}
-                n_batches = (N + t.batch_size - 1) // t.batch_size
+                fault = None
                 while trainer.step_in_epoch < n_batches:
-                    idx = trainer.perm[trainer.step_in_epoch * t.batch_size:(trainer.step_in_epoch + 1) * t.batch_size].to(device)
+                    # ---- this rank's share of the step's global batch
+                    s = trainer.step_in_epoch * t.batch_size
+                    idx = distributed.shard(trainer.perm[s:s + t.batch_size], ctx).to(device)
                     x = trainer.x[idx]
                     y = trainer.y[idx] if trainer.y is not None else None
+                    # ---- the two adversarial steps
                     g_stats, gx, gy, z = trainer.generator_step(x, y)
                     d_stats = trainer.discriminator_step(x, y, gx, gy)
                     stats = g_stats | d_stats
-                    _check_finite(stats, trainer, ckpt)
-                    for k, v in stats.items():  # summed on the device: no host sync per step
+                    # ---- health, agreed across ranks: one all-reduce and one host sync per step
+                    h = ctx.all_reduce_sum(health(stats, trainer.G.effective(), stop.signal is not None))
+                    h = (h / ctx.world).tolist()
+                    fault = monitor.check(h)
+                    if fault:
+                        break
+                    for k, v in stats.items():  # summed on the device: no further host sync per step
                         sums[k] = sums.get(k, 0.0) + v.detach()
                     trainer.step_in_epoch += 1
                     trainer.global_step += 1
                     if on_step is not None:
                         on_step(trainer)
-                    if stop.signal is not None:
+                    if h[STOP] > 0:  # a signal reached some rank: every rank stops after this same step
+                        halted = True
                         break
-                if stop.signal is not None:
+                if fault:
+                    # ---- fault: back to the last epoch boundary with halved learning rates, or stop
+                    fault = _describe(fault, stats, trainer)
+                    if trainer.recoveries < policy.retries:
+                        trainer.recover(good)
+                        monitor.reset()
+                        if ctx.is_main:
+                            print(f"liegan train: warning: {fault}; recovery {trainer.recoveries}/{policy.retries}: "
+                                  f"back to epoch {trainer.epoch} with learning rates halved "
+                                  f"(x{0.5 ** trainer.recoveries:g})", file=sys.stderr)
+                        continue
+                    keep = (f"the last good checkpoint is {ckpt}" if ckpt.exists()
+                            else "no checkpoint had been written yet")
+                    tried = (f" (after {trainer.recoveries} recoveries with halved learning rates)"
+                             if trainer.recoveries else "")
+                    raise TrainingError(f"{fault}{tried}; stopping: {keep}. {_hint(fault)}")
+                if halted:
                     break
-                # ---- end of epoch: scores, summaries, checkpoint
+                # ---- end of epoch: scores, summaries, checkpoint, new recovery point
                 trainer.epoch += 1
                 trainer.step_in_epoch = 0
                 L = trainer.G.effective().detach().cpu().numpy()
                 scores = score(L, data.info)
-                row = {k: float(v) / n_batches for k, v in sums.items()} | scalar_items(scores)
+                row = _epoch_means(sums, n_batches, ctx) | scalar_items(scores)
                 row["time/elapsed_s"] = time.perf_counter() - start
                 history.append({"epoch": trainer.epoch, **row})
                 writer.scalars(row, trainer.epoch)
@@ -260,25 +350,82 @@ def train(cfg: TrainCommandConfig, resume: str | Path | None = None, progress: b
                     writer.generators(L, trainer.epoch)
                     writer.coefficients(z, trainer.epoch)
                 if trainer.epoch % t.checkpoint_every == 0:
-                    save_checkpoint(ckpt, trainer.state_dict())
+                    saved_at = checkpoint()
+                good = trainer.snapshot()
                 bar.update(1)
                 bar.set_postfix(_postfix(row))
+    except BaseException:
+        writer.close()
+        raise
     finally:
         bar.close()
-    save_checkpoint(ckpt, trainer.state_dict())
-    interrupted = stop.signal is not None
+
+    # ---- the end (or a signal): final checkpoint, replicas compared, export by rank 0
+    if saved_at != (trainer.epoch, trainer.step_in_epoch):  # keep prev.pt one generation older than last.pt
+        checkpoint()
     metrics = dict(scores)
     if history:
         metrics.update({k: history[-1][k] for k in ("loss/generator", "loss/discriminator") if k in history[-1]})
     metrics["epochs"] = trainer.epoch
+    if ctx.enabled:
+        metrics |= _compare_replicas(trainer, ctx)
     algebra = trainer.algebra(metrics)
-    algebra.save(run_dir)
-    if not interrupted:
+    if ctx.is_main:
+        algebra.save(run_dir)
+    if not halted:
         writer.hparams(_flat_hparams(cfg), scalar_items(metrics))
     writer.close()
-    return RunResult(run_dir, algebra, metrics, history, interrupted)
+    ctx.barrier()
+    return RunResult(run_dir, algebra, metrics, history, halted)
 
 
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _rank_rng(state: dict, ctx: Dist) -> dict | None:
+    """This rank's RNG state from a checkpoint; a different number of ranks cannot resume exactly."""
+    ranks = state.get("rng_ranks") or [state["rng"]]
+    if len(ranks) == ctx.world:
+        return ranks[ctx.rank]
+    if ctx.is_main:
+        print(f"liegan train: warning: the checkpoint was written by {len(ranks)} process(es) and is resumed by "
+              f"{ctx.world}: the run continues, but not bitwise as it would have", file=sys.stderr)
+    torch.manual_seed(distributed.rank_seed(state["config"]["train"]["seed"] + state["global_step"], ctx.rank))
+    return rng_state()
+
+
+def _epoch_means(sums: dict, n_batches: int, ctx: Dist) -> dict[str, float]:
+    if not sums:
+        return {}
+    v = ctx.all_reduce_sum(torch.stack([s.float() for s in sums.values()]))
+    return {k: float(x) / (n_batches * ctx.world) for k, x in zip(sums, v.tolist(), strict=True)}
+
+
+def _compare_replicas(trainer: Trainer, ctx: Dist) -> dict:
+    """DDP keeps the ranks' parameters identical; check it on the final generators instead of trusting it."""
+    L = trainer.G.effective().detach().reshape(-1)
+    diff = max(float((other - L).abs().max()) for other in ctx.all_gather(L))
+    diff = float(ctx.all_reduce_sum(torch.tensor([diff], device=L.device)).max())
+    if diff > 0 and ctx.is_main:
+        print(f"liegan train: warning: the ranks' final generators differ by up to {diff:.3g}", file=sys.stderr)
+    return {"world_size": float(ctx.world), "replica_max_abs_diff": diff}
+
+
+def _describe(fault: tuple[str, str], stats: dict, trainer: Trainer) -> str:
+    kind, detail = fault
+    if kind == "non-finite":
+        bad = [k for k, v in stats.items() if not torch.isfinite(v)]
+        if not torch.isfinite(trainer.G.L).all():
+            bad.append("generator")
+        kind = f"non-finite {', '.join(bad) or 'values on another rank'}"
+    return f"{kind} at epoch {trainer.epoch}, step {trainer.global_step}" + (f": {detail}" if detail else "")
+
+
+def _hint(fault: str) -> str:
+    if fault.startswith("collapsed"):
+        return ("Try a lower discriminator learning rate (--lr-d), a narrower discriminator, or check that the "
+                "search space (--mask) can hold a symmetry of these data.")
+    return "Try a lower learning rate (--lr-g/--lr-d), a norm penalty (--set train.mu_reg=...) or check the data scale."
 def _progress(enabled: bool, total: int, initial: int):
     from tqdm.auto import tqdm
 
@@ -288,7 +435,8 @@ def _progress(enabled: bool, total: int, initial: int):
 def _postfix(row: dict) -> dict:
     keys = {"loss/discriminator": "D", "loss/generator": "G", "similarity_to_truth": "sim"}
     out = {short: f"{row[k]:.3f}" for k, short in keys.items() if k in row}
-    out.update({k.replace("metric_cosine_", "cos_"): f"{v:.3f}" for k, v in row.items() if k.startswith("metric_cosine_")})
+    out.update({k.replace("metric_cosine_", "cos_"): f"{v:.3f}"
+                for k, v in row.items() if k.startswith("metric_cosine_")})
     return out
 
 

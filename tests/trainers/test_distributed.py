@@ -1,0 +1,159 @@
+"""Multi-process training: torchrun with two CPU processes (gloo) trains one LieGAN, rank 0 alone writes the
+run folder, the ranks end with identical generators and the result matches so(2).  Plus the pieces: batch
+sharding, the shared epoch permutation, the replica comparison (with a negative control) and --nproc."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from liegan import load_algebra
+from liegan.algebras import twobody_so2
+from liegan.lie import frobenius_cosine
+from liegan.trainers import distributed
+from liegan.trainers.checkpoint import load_checkpoint
+from liegan.trainers.distributed import Dist, epoch_permutation, rank_seed, shard
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env():
+    env = dict(os.environ)
+    env.pop("RANK", None)
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+# ----------------------------------------------------------------------------------------------- pieces
+
+
+@pytest.mark.parametrize("world", [1, 2, 3, 4])
+@pytest.mark.parametrize("b", [1, 2, 5, 128])
+def test_shards_are_equal_sized_and_cover_the_batch(world, b):
+    idx = torch.arange(100, 100 + b)
+    parts = [shard(idx, Dist(rank=r, world=world)) for r in range(world)]
+    assert len({len(p) for p in parts}) == 1, "every rank gets the same number of samples"
+    together = torch.cat(parts)
+    assert set(together.tolist()) == set(idx.tolist()), "the shards cover the global batch"
+    assert len(together) == b + (-b) % world, "padding only up to the next multiple of the world size"
+    if b % world == 0:
+        assert sorted(together.tolist()) == idx.tolist(), "no sample repeated when the batch divides evenly"
+
+
+def test_epoch_permutation_is_a_pure_function_of_seed_and_epoch():
+    a = epoch_permutation(1000, seed=0, epoch=3)
+    assert torch.equal(a, epoch_permutation(1000, seed=0, epoch=3))
+    assert sorted(a.tolist()) == list(range(1000))
+    assert not torch.equal(a, epoch_permutation(1000, seed=0, epoch=4))
+    assert not torch.equal(a, epoch_permutation(1000, seed=1, epoch=3))
+    # (seed, epoch) pairs with the same sum must not collide, as a naive seed + epoch would
+    assert not torch.equal(epoch_permutation(1000, 1, 0), epoch_permutation(1000, 0, 1))
+
+
+def test_rank_seeds():
+    assert rank_seed(7, 0) == 7, "one process is rank 0 of one: its stream is the plain seed"
+    assert len({rank_seed(7, r) for r in range(8)}) == 8
+
+
+def test_single_process_needs_no_process_group(monkeypatch):
+    for v in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(v, raising=False)
+    ctx, device = distributed.setup(torch.device("cpu"))
+    assert (ctx.rank, ctx.world, ctx.enabled, device.type) == (0, 1, False, "cpu")
+    assert ctx.broadcast_object("x") == "x" and ctx.gather_objects(3) == [3] and ctx.on_main(lambda: 5) == 5
+
+
+class _TwoRanks(Dist):
+    """Rank 0 of two, with rank 1's generator ``other``: the collectives answered locally (the real
+    all-gather runs in the torchrun test below; this checks what is made of its answer)."""
+
+    def __init__(self, other):
+        super().__init__(rank=0, world=2)
+        self.other = other
+
+    def all_gather(self, t):
+        return [t, self.other.reshape(-1)]
+
+    def all_reduce_sum(self, t):
+        return t
+
+
+@pytest.mark.parametrize("delta", [0.0, 1e-3])
+def test_replica_comparison_reports_differences(delta, capsys):
+    from liegan.trainers.loop import _compare_replicas
+
+    L = torch.arange(8.0).reshape(1, 2, 4)
+    trainer = SimpleNamespace(G=SimpleNamespace(effective=lambda: L))
+    res = _compare_replicas(trainer, _TwoRanks(L + delta))
+    assert res["world_size"] == 2.0
+    assert res["replica_max_abs_diff"] == pytest.approx(delta, rel=1e-3)
+    assert ("differ" in capsys.readouterr().err) == (delta > 0)
+
+
+def test_nproc_arguments_round_trip():
+    from liegan.cli import build_parser
+    from liegan.trainers.cli import _train_argv
+
+    argv = ["train", "--dataset", "twobody", "--n-samples", "4000", "--epochs", "2", "--set", "train.eta_ch=0.5",
+            "--name", "r x", "--quiet", "--nproc", "2"]
+    args = build_parser().parse_args(argv)
+    again = build_parser().parse_args(["train", *_train_argv(args)])
+    assert {**vars(args), "nproc": 1, "func": None} == {**vars(again), "func": None}
+
+
+# ---------------------------------------------------------------------------------------------- torchrun
+
+
+def test_torchrun_two_cpu_processes_train_one_liegan(tmp_path):
+    logdir = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "liegan", "train", "--dataset", "twobody", "--n-samples", "4000", "--epochs", "2",
+           "--device", "cpu", "--logdir", str(logdir), "--name", "ddp", "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=_env(), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("run folder:") == 1, "only rank 0 reports"
+
+    # rank 0 alone wrote the run folder, once
+    assert [p.name for p in logdir.iterdir()] == ["ddp"]
+    assert len(list(logdir.rglob("algebra.npz"))) == 1 and len(list(logdir.rglob("config.toml"))) == 1
+    assert not list(logdir.rglob("*.tmp")), "no temporary files left"
+    run = logdir / "ddp"
+    assert list(run.glob("events.out.tfevents.*"))
+
+    # the ranks' final generators were compared with an all-gather: identical
+    algebra = load_algebra(run)
+    assert algebra.metrics["world_size"] == 2.0
+    assert algebra.metrics["replica_max_abs_diff"] == 0.0
+
+    # and they are so(2)
+    cos = abs(frobenius_cosine(algebra.generators[0], twobody_so2()[0]))
+    assert cos >= 0.99, (cos, algebra.metrics)
+
+    # the checkpoint holds both ranks' RNG states, so a two-process run resumes exactly
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert state["world_size"] == 2 and len(state["rng_ranks"]) == 2 and state["epoch"] == 2
+    assert not torch.equal(state["rng_ranks"][0]["torch"], state["rng_ranks"][1]["torch"]), \
+        "the ranks draw different coefficients"
+    np.testing.assert_array_equal(state["generator"]["L"].double().numpy() * algebra.mask, algebra.generators)
+
+
+@pytest.mark.slow
+def test_liegan_train_nproc_wraps_torchrun(tmp_path):
+    cmd = [sys.executable, "-m", "liegan", "train", "--nproc", "2", "--n-samples", "2000", "--epochs", "1",
+           "--device", "cpu", "--logdir", str(tmp_path), "--name", "np", "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=_env(), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert load_algebra(tmp_path / "np").metrics["world_size"] == 2.0
+
+
+def test_nproc_must_be_positive(tmp_path, capsys):
+    from liegan.cli import main
+
+    assert main(["train", "--nproc", "0", "--logdir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--nproc 0" in err and "Traceback" not in err
