@@ -1,0 +1,173 @@
+"""Exact resume: checkpoints carry a digest and a previous generation; a damaged last.pt is detected and
+prev.pt used with a warning; SIGTERM (in process) and SIGINT (a real `liegan train` subprocess) stop
+mid-epoch with a loadable checkpoint, and resuming gives bitwise the generators of an uninterrupted run."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from liegan.io import InputError
+from liegan.trainers import resolve_config, resume_config, train
+from liegan.trainers.checkpoint import digest, load_checkpoint, load_latest, save_checkpoint
+
+
+def small_cfg(tmp_path, name, **overrides):
+    base = {"data.n_samples": 2000, "train.epochs": 3, "run.logdir": str(tmp_path), "run.name": name,
+            "train.checkpoint_every": 1}
+    return resolve_config("twobody", overrides={**base, **overrides})
+
+
+def a_state(epoch=1):
+    return {"generator": {"L": torch.arange(64.0).reshape(1, 8, 8)}, "discriminator": {}, "opt_g": {}, "opt_d": {},
+            "epoch": epoch, "step_in_epoch": 0, "global_step": 10 * epoch, "rng": {}, "config": {"x": [1, 2]}}
+
+
+# ---------------------------------------------------------------------------------------- checkpoint files
+
+
+def test_two_generations_and_digest_round_trip(tmp_path):
+    folder = tmp_path / "checkpoints"
+    save_checkpoint(folder / "last.pt", a_state(1))
+    assert not (folder / "prev.pt").exists()
+    save_checkpoint(folder / "last.pt", a_state(2))
+    assert load_checkpoint(folder / "last.pt")["epoch"] == 2 and load_checkpoint(folder / "prev.pt")["epoch"] == 1
+    s = load_checkpoint(folder / "last.pt")
+    assert s["digest"] == digest(s) and digest(s) != digest({**s, "epoch": 3})
+    assert sorted(p.name for p in folder.iterdir()) == ["last.pt", "prev.pt"]
+
+
+def _flip_tensor_byte(path):
+    """Corrupt one byte inside the tensor data: torch's own loader does not notice this."""
+    data = bytearray(path.read_bytes())
+    i = data.find(np.arange(40, 42, dtype=np.float32).tobytes())
+    assert i > 0
+    data[i] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_and_truncated_checkpoints_are_detected(tmp_path):
+    p = tmp_path / "last.pt"
+    save_checkpoint(p, a_state())
+    _flip_tensor_byte(p)
+    assert torch.load(p, weights_only=True)["generator"]["L"][0, 5, 0] != 40.0, "torch loads it silently"
+    with pytest.raises(InputError, match=r"last\.pt: corrupt checkpoint .*digest"):
+        load_checkpoint(p)
+    save_checkpoint(p, a_state(), keep_previous=False)
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+    with pytest.raises(InputError, match=r"last\.pt: unreadable checkpoint, truncated or corrupt"):
+        load_checkpoint(p)
+    p.write_bytes(b"")
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        load_checkpoint(p)
+    torch.save({"generator": {}}, p)
+    with pytest.raises(InputError, match="not a liegan checkpoint"):
+        load_checkpoint(p)
+
+
+def test_load_latest_falls_back_to_prev_with_a_warning(tmp_path, capsys):
+    folder = tmp_path / "checkpoints"
+    save_checkpoint(folder / "last.pt", a_state(1))
+    save_checkpoint(folder / "last.pt", a_state(2))
+    assert load_latest(folder)[0]["epoch"] == 2 and capsys.readouterr().err == ""
+    _flip_tensor_byte(folder / "last.pt")
+    state, used = load_latest(folder)
+    assert state["epoch"] == 1 and used.name == "prev.pt"
+    err = capsys.readouterr().err
+    assert "warning" in err and "last.pt: corrupt" in err and "prev.pt" in err
+    (folder / "prev.pt").write_bytes(b"junk")
+    with pytest.raises(InputError, match="no usable checkpoint"):
+        load_latest(folder)
+
+
+def test_a_crash_while_saving_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    p = tmp_path / "last.pt"
+    save_checkpoint(p, a_state(1))
+
+    def dies_half_way(obj, f):
+        f.write(b"PK\x03\x04 partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", dies_half_way)
+    with pytest.raises(OSError):
+        save_checkpoint(p, a_state(2))
+    assert load_checkpoint(p)["epoch"] == 1
+    assert [f.name for f in tmp_path.iterdir()] == ["last.pt"], "no temporary file, no rotation"
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def test_run_keeps_last_and_prev(tmp_path):
+    train(small_cfg(tmp_path, "r"), progress=False)
+    folder = tmp_path / "r" / "checkpoints"
+    assert load_checkpoint(folder / "last.pt")["epoch"] == 3
+    assert load_checkpoint(folder / "prev.pt")["epoch"] == 2, "the final checkpoint is not written twice"
+
+
+def test_resume_from_prev_when_last_is_truncated(tmp_path, capsys):
+    full = train(small_cfg(tmp_path, "full"), progress=False).algebra.generators
+    train(small_cfg(tmp_path, "part", **{"train.epochs": 2}), progress=False)
+    last = tmp_path / "part" / "checkpoints" / "last.pt"
+    last.write_bytes(last.read_bytes()[:1000])  # epoch 2's checkpoint cut short; prev.pt holds epoch 1
+    resumed = train(resume_config(tmp_path / "part", epochs=3), resume=tmp_path / "part", progress=False)
+    assert "using the previous checkpoint" in capsys.readouterr().err
+    np.testing.assert_array_equal(resumed.algebra.generators, full)
+    assert (tmp_path / "part" / "checkpoints" / "last.pt.corrupt").exists(), "the damaged file is set aside"
+    assert load_checkpoint(last)["epoch"] == 3 and load_checkpoint(last.with_name("prev.pt"))["epoch"] == 2
+
+
+def test_sigterm_mid_epoch_then_resume_is_bitwise_exact(tmp_path):
+    """Bitwise, because the checkpoint restores every RNG state, the epoch's permutation and position and
+    Adam's state, and the CPU kernels (one thread) run the same operations in the same order."""
+    full = train(small_cfg(tmp_path, "full"), progress=False).algebra.generators
+
+    def terminate(trainer):
+        if trainer.global_step == 21:  # epoch 1 has steps 16..31
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    part = train(small_cfg(tmp_path, "part"), progress=False, on_step=terminate)
+    assert part.interrupted
+    state = load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")
+    assert state["epoch"] == 1 and 0 < state["step_in_epoch"] < 16, "stopped mid-epoch"
+    resumed = train(resume_config(tmp_path / "part"), resume=tmp_path / "part", progress=False)
+    assert not resumed.interrupted
+    np.testing.assert_array_equal(resumed.algebra.generators, full)
+
+
+@pytest.mark.slow
+def test_sigint_subprocess_leaves_a_checkpoint_and_resume_finishes(tmp_path):
+    base = [sys.executable, "-m", "liegan", "train", "--dataset", "twobody", "--n-samples", "4000",
+            "--batch-size", "32", "--epochs", "2", "--checkpoint-every", "1", "--device", "cpu",
+            "--logdir", str(tmp_path), "--quiet"]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
+    proc = subprocess.Popen([*base, "--name", "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    time.sleep(0.3)  # into the second epoch (125 steps of a few ms)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "--resume" in err and "Traceback" not in err
+    state = load_checkpoint(last)
+    assert state["epoch"] == 1 and state["step_in_epoch"] > 0, "the checkpoint was written mid-epoch"
+
+    resumed = subprocess.run([*base[:3], "train", "--resume", str(tmp_path / "run"), "--quiet"],
+                             capture_output=True, text=True, timeout=120, env=env)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert load_checkpoint(last)["epoch"] == 2
+
+    # and it is the run that was never interrupted (trained here, in process, from the same options)
+    cfg = resolve_config("twobody", overrides={"data.n_samples": 4000, "train.batch_size": 32, "train.epochs": 2,
+                                               "train.device": "cpu", "run.logdir": str(tmp_path), "run.name": "full"})
+    full = train(cfg, progress=False).algebra.generators
+    np.testing.assert_array_equal(np.load(tmp_path / "run" / "algebra.npz")["generators"], full)
