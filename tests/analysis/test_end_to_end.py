@@ -1,0 +1,53 @@
+"""`liegan analyze` on real training runs: a two-body run is named so(2) (two-body) with similarity >= 0.99.
+
+Nothing here is a fixture standing in for the trainer: each test trains with the dataset's default preset,
+then analyses the run folder the trainer wrote, through the function and through the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from liegan.algebra import load_algebra
+from liegan.analysis.report import analyze, write_report
+from liegan.trainers import resolve_config, train
+
+TWOBODY_MATCH = "so(2) x 4 (two-body)"
+
+
+@pytest.fixture(scope="module")
+def twobody_run(tmp_path_factory):
+    """One real default-preset two-body run (about 5 s of training), shared by the tests below."""
+    logdir = tmp_path_factory.mktemp("runs")
+    cfg = resolve_config("twobody", overrides={"run.logdir": str(logdir), "run.name": "twobody", "train.seed": 0})
+    return train(cfg, progress=False)
+
+
+@pytest.mark.slow
+def test_analysis_of_a_real_twobody_run_names_so2(twobody_run):
+    assert twobody_run.metrics["similarity_to_truth"] >= 0.99, twobody_run.metrics
+    res, diag, _, disc = analyze(load_algebra(twobody_run.run_dir))
+    assert res["best_match"]["name"] == TWOBODY_MATCH, res["references"]
+    assert res["best_match"]["similarity"] >= 0.99
+    # the runner-up (so(8), which contains so(2) x 4) must not tie: the match is specific
+    others = [r for r in res["references"] if r["name"] != TWOBODY_MATCH]
+    assert max(r["score"] for r in others) < res["best_match"]["score"]
+    assert disc == [] and "discrete_order" not in res  # a normal-coefficient run has no discrete analysis
+
+
+@pytest.mark.slow
+def test_liegan_analyze_cli_on_a_real_twobody_run(twobody_run, tmp_path):
+    out = tmp_path / "report"
+    proc = subprocess.run([sys.executable, "-m", "liegan", "analyze", str(twobody_run.run_dir), "--out", str(out),
+                           "--no-figures"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert TWOBODY_MATCH in proc.stdout
+    data = json.loads((out / "analysis.json").read_text())
+    assert data["best_match"]["name"] == TWOBODY_MATCH and data["best_match"]["similarity"] >= 0.99
+    assert (out / "report.md").read_text().count(TWOBODY_MATCH) >= 1
+    # the function and the CLI agree on the same run
+    assert data["best_match"] == write_report(twobody_run.run_dir, tmp_path / "again", False)["best_match"]
