@@ -29,6 +29,14 @@ class FaultPolicy:
     collapse_steps: int = 200  # ... for this many consecutive steps; 0 disables the check
     retries: int = 2  # recoveries (reload the last epoch boundary, halve the learning rates) before stopping
 
+    @classmethod
+    def from_config(cls, train_cfg) -> FaultPolicy:
+        """The defaults, overridden by [train] max_generator_norm, collapse_prob, collapse_steps and
+        fault_retries where the config has those fields."""
+        names = {"max_generator_norm": "max_generator_norm", "collapse_prob": "collapse_prob",
+                 "collapse_steps": "collapse_steps", "retries": "fault_retries"}
+        return cls(**{ours: getattr(train_cfg, theirs) for ours, theirs in names.items() if hasattr(train_cfg, theirs)})
+
 
 # indices into the per-step health vector (see health())
 NONFINITE, NORM, REAL, FAKE, STOP = range(5)

@@ -233,11 +233,12 @@ def train(cfg: TrainCommandConfig, resume: str | Path | None = None, progress: b
 
     resume: a run folder whose checkpoints/ to continue from, with cfg from :func:`resume_config`.
     on_step(trainer) is called after every step (benchmarks use it).  faults: thresholds and retries of the
-    fault checks (faults.py).  Under torchrun every rank calls this; rank 0 alone writes the run folder.
+    fault checks (faults.py; default from the [train] config where it has those fields).
+    Under torchrun every rank calls this; rank 0 alone writes the run folder.
     """
     ctx, device = distributed.setup(pick_device(cfg.train.device))
     try:
-        return _train(cfg, ctx, device, resume, progress, on_step, faults or FaultPolicy())
+        return _train(cfg, ctx, device, resume, progress, on_step, faults or FaultPolicy.from_config(cfg.train))
     finally:
         ctx.close()
 

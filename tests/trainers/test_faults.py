@@ -153,3 +153,12 @@ def test_healthy_default_run_raises_no_fault(tmp_path, capsys):
     assert "warning" not in capsys.readouterr().err
     assert result.metrics["epochs"] == 2
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["recoveries"] == 0
+
+
+def test_policy_from_config_fields():
+    from types import SimpleNamespace
+
+    assert FaultPolicy.from_config(SimpleNamespace()) == FaultPolicy()
+    p = FaultPolicy.from_config(SimpleNamespace(fault_retries=0, collapse_steps=5, max_generator_norm=7.0))
+    assert (p.retries, p.collapse_steps, p.max_generator_norm) == (0, 5, 7.0)
+    assert p.collapse_prob == FaultPolicy().collapse_prob
