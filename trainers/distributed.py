@@ -104,8 +104,9 @@ class Dist:
         """fn() on rank 0, then on the other ranks (rank 0 may fill a cache that the others then read)."""
         if not self.enabled:
             return fn()
-        out = self.on_main(fn) if self.is_main else self.on_main(lambda: None)
-        return out if self.is_main else fn()
+        kept = []
+        self.on_main(lambda: kept.append(fn()))  # only success (or rank 0's error) travels, not the result
+        return kept[0] if self.is_main else fn()
 
     def close(self) -> None:
         if self.owns_group and dist.is_initialized():
