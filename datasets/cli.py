@@ -45,9 +45,8 @@ def register(sub) -> None:
 
 
 def _root(args: argparse.Namespace) -> Path:
-    from liegan.datasets.base import data_root
-
     from liegan.config import DataConfig
+    from liegan.datasets.base import data_root
 
     return data_root(DataConfig(data_dir=args.data_dir)) / "topquark"
 

@@ -26,10 +26,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
-from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, data_root, register
 
 from liegan import algebras
 from liegan.config import DataConfig
+from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, data_root, register
 from liegan.io import InputError
 from liegan.safe_pickle import restricted_loads
 

@@ -12,8 +12,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from liegan.datasets import fetch
 
+from liegan.datasets import fetch
 from liegan.io import InputError
 
 RECORD = 2603256

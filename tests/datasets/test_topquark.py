@@ -10,12 +10,12 @@ import sys
 import h5py
 import numpy as np
 import pytest
-from liegan.datasets import get_spec, load_dataset
-from liegan.datasets import topquark as tq
-from liegan.datasets.topquark_synth import column_names
 
 from liegan.algebras import MINKOWSKI, so13
 from liegan.config import DataConfig, TrainCommandConfig, apply_overrides
+from liegan.datasets import get_spec, load_dataset
+from liegan.datasets import topquark as tq
+from liegan.datasets.topquark_synth import column_names
 from liegan.io import InputError
 
 pd = pytest.importorskip("pandas")

@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
+
 from liegan.datasets import topquark as tq
 from liegan.datasets import topquark_synth as S
-
 from liegan.io import InputError
 
 
