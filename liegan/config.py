@@ -68,6 +68,12 @@ class TrainConfig:
     # costs more in synchronisation than it gains: measured 8.5 ms/step with 1 thread vs 400 ms with 2 on a
     # loaded 2-core machine.  0 keeps torch's default.
     threads: int = 1
+    # faults (see liegan.trainers.faults): a channel norm that explodes, a discriminator that separates
+    # everything for collapse_steps steps, or a non-finite loss triggers up to fault_retries recoveries
+    max_generator_norm: float = 1e3  # a healthy two-body run peaks near 9; 0 disables the check
+    collapse_prob: float = 1e-3
+    collapse_steps: int = 200  # 0 disables the check
+    fault_retries: int = 2
     checkpoint_every: int = 10  # epochs; a checkpoint is also written at the end and on Ctrl-C
     log_every: int = 1  # epochs between image/text/histogram summaries (scalars: every epoch)
 

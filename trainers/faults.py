@@ -31,11 +31,9 @@ class FaultPolicy:
 
     @classmethod
     def from_config(cls, train_cfg) -> FaultPolicy:
-        """The defaults, overridden by [train] max_generator_norm, collapse_prob, collapse_steps and
-        fault_retries where the config has those fields."""
-        names = {"max_generator_norm": "max_generator_norm", "collapse_prob": "collapse_prob",
-                 "collapse_steps": "collapse_steps", "retries": "fault_retries"}
-        return cls(**{ours: getattr(train_cfg, theirs) for ours, theirs in names.items() if hasattr(train_cfg, theirs)})
+        """From [train] max_generator_norm, collapse_prob, collapse_steps and fault_retries."""
+        return cls(max_generator_norm=train_cfg.max_generator_norm, collapse_prob=train_cfg.collapse_prob,
+                   collapse_steps=train_cfg.collapse_steps, retries=train_cfg.fault_retries)
 
 
 # indices into the per-step health vector (see health())

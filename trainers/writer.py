@@ -60,9 +60,18 @@ class RunWriter:
             self.tb.add_histogram("coefficients/z", z.detach().cpu().float(), step)
 
     def hparams(self, hparams: dict, metrics: dict[str, float]) -> None:
+        """The HParams dashboard entry, written into this run's own event file (SummaryWriter.add_hparams
+        would open a second one)."""
         if self.tb:
+            from torch.utils.tensorboard.summary import hparams as hparams_summary
+
             clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
-            self.tb.add_hparams(clean, {f"final/{k}": v for k, v in metrics.items()}, run_name=".")
+            final = {f"final/{k}": v for k, v in metrics.items()}
+            writer = self.tb._get_file_writer()
+            for summary in hparams_summary(clean, final):
+                writer.add_summary(summary)
+            for k, v in final.items():
+                self.tb.add_scalar(k, v)
 
     def close(self) -> None:
         if self.tb:

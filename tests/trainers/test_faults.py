@@ -156,9 +156,12 @@ def test_healthy_default_run_raises_no_fault(tmp_path, capsys):
 
 
 def test_policy_from_config_fields():
-    from types import SimpleNamespace
+    from liegan.config import TrainConfig
+    from liegan.trainers import resolve_config
 
-    assert FaultPolicy.from_config(SimpleNamespace()) == FaultPolicy()
-    p = FaultPolicy.from_config(SimpleNamespace(fault_retries=0, collapse_steps=5, max_generator_norm=7.0))
+    assert FaultPolicy.from_config(TrainConfig()) == FaultPolicy()
+    cfg = resolve_config("twobody", overrides={"train.fault_retries": "0", "train.collapse_steps": "5",
+                                               "train.max_generator_norm": "7"})
+    p = FaultPolicy.from_config(cfg.train)
     assert (p.retries, p.collapse_steps, p.max_generator_norm) == (0, 5, 7.0)
     assert p.collapse_prob == FaultPolicy().collapse_prob
