@@ -240,11 +240,23 @@ _PAPER = {
     "train": {"lambda_id": 1.0, "eta_ch": 0.1, "batch_size": 64, "epochs": 100},
 }
 
+# 'default' = the published protocol plus a small L2 penalty on the generators, for fewer epochs on 200k jets.
+# Why: with the paper's settings the exact symmetry (rotation about the beam axis) grows without bound while
+# the boosts, only approximate symmetries of jets cut in pT and |eta|, stay tiny; once that rotation
+# dominates, the other channels drift (on 200k synthetic jets: so(1,3) span similarity 0.97 after epoch 1,
+# 0.74 after epoch 5, J_z norm 4.5 vs ~0.1).  mu_reg = 0.1 with p = 2 caps the dominant channel and keeps the
+# span at 0.99-0.996 over the same epochs (benchmarks/topquark.py; figures in the project's report).
+_DEFAULT = {
+    "data": {"constituents": 2, "n_samples": 200_000},
+    "generator": dict(_PAPER["generator"]),
+    "train": dict(_PAPER["train"], epochs=3, mu_reg=0.1, reg_p=2.0),
+}
+
 register(DatasetSpec(
     name="topquark",
     description="Top Quark Tagging Reference Dataset (Zenodo 2603256): four-momenta of the leading jet "
                 "constituents, top vs QCD labels; expected symmetry so(1,3). Files: `liegan data fetch "
                 "topquark` or `liegan data synth topquark`.",
     load=load,
-    presets={"paper": _PAPER, "default": {k: dict(v) for k, v in _PAPER.items()}},
+    presets={"paper": _PAPER, "default": _DEFAULT},
 ))
