@@ -128,12 +128,20 @@ class LieGenerator(nn.Module):
             L = (torch.rand(c, n, n) * 2 - 1) * cfg.init_scale
         else:
             raise InputError(f"unknown generator init {cfg.init!r} (normal, uniform)")
+        if cfg.fixed_norm < 0 or not np.isfinite(cfg.fixed_norm):
+            raise InputError(f"fixed_norm must be a finite number >= 0 (0 = off), got {cfg.fixed_norm}")
+        self.fixed_norm = float(cfg.fixed_norm)
         self.L = nn.Parameter(L, requires_grad=not cfg.subgroup)
         self.coefficients = Coefficients(cfg, c, learnable=cfg.subgroup)
 
     def effective(self) -> torch.Tensor:
-        """The basis actually used, L * M: (c, n, n)."""
-        return self.L * self.mask
+        """The basis actually used: L * M, each channel rescaled to Frobenius norm ``fixed_norm`` when that
+        option is on (then only the channels' directions are learnt): (c, n, n)."""
+        Le = self.L * self.mask
+        if self.fixed_norm > 0:
+            norms = Le.pow(2).sum(dim=(-2, -1), keepdim=True).add(1e-24).sqrt()
+            Le = Le * (self.fixed_norm / norms)
+        return Le
 
     def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(g (batch, n, n), z (batch, c))."""

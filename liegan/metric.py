@@ -109,7 +109,7 @@ class MetricResult:
         return int(self.null_space.shape[0])
 
 
-def invariant_metric(L, tol: float = 0.05) -> MetricResult:
+def invariant_metric(L, tol: float = 0.05, conformal: bool = False) -> MetricResult:
     """Solve L_i^T J + J L_i = 0 for symmetric J.
 
     L: (c, n, n).  Each generator is scaled to unit Frobenius norm first, so a channel's weight in the
@@ -117,6 +117,13 @@ def invariant_metric(L, tol: float = 0.05) -> MetricResult:
     ``tol``: a direction counts as invariant when its singular value is below ``tol`` times the largest
     singular value (the default 0.05 accepts generators with percent-level noise and rejects a dilation,
     whose smallest singular value is of the order of the largest).
+
+    ``conformal``: solve for J invariant up to scale, L_i^T J + J L_i = 2 k_i J, by removing each unit-norm
+    generator's trace part, L_i - tr(L_i)/n I, before stacking (for a traceless solution the multiples k_i
+    are exactly these trace parts).  A dilation then drops out instead of ruling out every metric, and a
+    generator that is mostly dilation weighs in only with its traceless remainder (it is not renormalised).
+    For traceless generators (e.g. a noisy so(1,3)) both solves are identical.  Residuals are then of the
+    traceless parts, relative to each generator's whole norm.
     """
     L = np.asarray(L, dtype=np.float64)
     if L.ndim == 2:
@@ -124,6 +131,10 @@ def invariant_metric(L, tol: float = 0.05) -> MetricResult:
     norms = np.linalg.norm(L, axis=(1, 2))
     L = L[norms > 0] / norms[norms > 0, None, None]
     n = L.shape[-1]
+    if conformal and L.shape[0]:
+        L = L - (np.trace(L, axis1=1, axis2=2) / n)[:, None, None] * np.eye(n)
+        if np.linalg.norm(L, axis=(1, 2)).max() <= 1e-12:  # a pure dilation keeps a zero row: no constraint
+            raise ValueError("every generator is a pure dilation: a conformal metric is undefined")
     B = symmetric_basis(n)
     if L.shape[0] == 0:
         raise ValueError("every generator is zero: an invariant metric is undefined")
@@ -145,9 +156,15 @@ def invariant_metric(L, tol: float = 0.05) -> MetricResult:
     null = np.stack([canonical(J) for J in _readable_basis(Vh[:k], B)]) if k else np.zeros((0, n, n))
     traces = np.abs(np.trace(L, axis1=1, axis2=2)) / np.sqrt(n)
     if k == 0:
-        why = " (a generator has non-zero trace, e.g. a dilation)" if traces.max() > tol else ""
+        why = " (a generator has non-zero trace, e.g. a dilation)" if traces.max() > tol and not conformal else ""
         msg = f"no invariant metric{why}: smallest singular value {S[0] / smax:.3g} > tol {tol}"
         return MetricResult(None, null, S / smax, gap, tol, np.zeros(0), None, msg, cands)
     J = canonical(cands[0])
     msg = f"{k}-dimensional null space; gap {gap:.3g}" + ("" if k == 1 else " (metric not unique: a family)")
-    return MetricResult(J, null, S / smax, gap, tol, metric_residual(L, J), signature(J), msg, cands)
+    if conformal:
+        msg = "conformal solve (trace parts removed): " + msg
+        R = np.transpose(L, (0, 2, 1)) @ J + J @ L  # L: traceless parts of unit-norm generators
+        residuals = np.linalg.norm(R, axis=(1, 2)) / np.linalg.norm(J)
+    else:
+        residuals = metric_residual(L, J)
+    return MetricResult(J, null, S / smax, gap, tol, residuals, signature(J), msg, cands)

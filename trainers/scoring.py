@@ -7,6 +7,17 @@ Keys (present when the dataset declares what they need):
   metric_cosine_<name>     |cos| of the solved invariant metric with the known one (e.g. minkowski)
   metric_signature         (positive, negative) eigenvalue counts of the solved metric
   metric_gap, metric_diagonal (normalised to J00 = 1)
+  metric_solve             'conformal': how the four metric_* keys above were solved (see below)
+  metric_strict_cosine_<name>, metric_strict_signature, metric_strict_gap
+                           the same from the strict solve L_i^T J + J L_i = 0 (signature None: no metric)
+  max_trace_share          max over channels of |tr L_i| / (sqrt(n) ||L_i||): 1 = a pure dilation
+
+The metric_* keys come from :func:`liegan.metric.invariant_metric` with ``conformal=True``: J invariant up
+to scale, each unit-norm channel's trace part removed before the solve.  For traceless generators (any
+learned so(p,q)) it is the strict solve.  Why: the paper's protocol searches 7 channels for the 6-dimensional
+so(1,3), and on massless jet constituents the dilation preserves everything the boosts preserve (E^2 = p^2
+per constituent), so the seventh channel tends to a dilation; the strict solve then finds no metric at all,
+although the other six channels fix Minkowski's conformal class.  The strict figures are reported beside it.
 """
 
 from __future__ import annotations
@@ -38,13 +49,32 @@ def score(L: np.ndarray, info: DatasetInfo) -> dict:
         if len(T) > 1:
             out.update({f"share_{nm}": float(s) for nm, s in zip(names, generator_shares(L, T), strict=True)})
     if info.invariant_metric is not None and np.abs(L).max() > 0:
-        res = invariant_metric(L)
+        out.update(metric_scores(L, info.invariant_metric, info.metric_name))
+    return out
+
+
+def metric_scores(L: np.ndarray, truth: np.ndarray, name: str) -> dict:
+    """The metric_* keys of :func:`score` (conformal solve, strict solve beside it) for generators L."""
+    L = np.asarray(L, dtype=np.float64)
+    out: dict = {}
+    nz = L[np.linalg.norm(L, axis=(1, 2)) > 0]
+    n = L.shape[-1]
+    out["max_trace_share"] = float(np.max(np.abs(np.trace(nz, axis1=1, axis2=2))
+                                          / (np.sqrt(n) * np.linalg.norm(nz, axis=(1, 2)))))
+    for prefix, conformal in (("metric_", True), ("metric_strict_", False)):
+        try:
+            res = invariant_metric(L, conformal=conformal)
+        except ValueError:  # every channel a pure dilation: no conformal class either
+            out[f"{prefix}signature"] = None
+            continue
         J = res.null_space[0] if res.null_dim else res.candidates[0]  # best candidate even when not null
-        out[f"metric_cosine_{info.metric_name}"] = cosine(J, info.invariant_metric)
-        out["metric_signature"] = list(res.signature) if res.signature else None
-        out["metric_gap"] = float(res.gap)
-        d = np.diag(J)
-        out["metric_diagonal"] = (d / d[0]).tolist() if abs(d[0]) > 1e-12 else d.tolist()
+        out[f"{prefix}cosine_{name}"] = cosine(J, truth)
+        out[f"{prefix}signature"] = list(res.signature) if res.signature else None
+        out[f"{prefix}gap"] = float(res.gap)
+        if conformal:
+            out["metric_solve"] = "conformal"
+            d = np.diag(J)
+            out["metric_diagonal"] = (d / d[0]).tolist() if abs(d[0]) > 1e-12 else d.tolist()
     return out
 
 
