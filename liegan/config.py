@@ -40,6 +40,9 @@ class GeneratorConfig:
     int_low: int = -10
     int_high: int = 9
     subgroup: bool = False  # freeze L and learn the coefficients' mean and covariance instead
+    # > 0: each channel's effective matrix is rescaled to this Frobenius norm, so only directions are learnt
+    # and sigma alone sets how far the sampled transformations reach (0: off, the norms are learnt too)
+    fixed_norm: float = 0.0
 
 
 @dataclass
