@@ -61,6 +61,12 @@ class TrainConfig:
     betas_g: list[float] = field(default_factory=lambda: [0.5, 0.999])
     betas_d: list[float] = field(default_factory=lambda: [0.5, 0.999])
     lambda_id: float = 1.0  # weight of the identity regulariser R_id
+    # Optional schedule of that weight (see lambda_id_at): lambda_id until epoch lambda_decay[0], then linear
+    # to lambda_id_final at epoch lambda_decay[1], then held.  R_id only has to push the generator away from
+    # the identity until the discriminator has learnt the data; a weight that stays on keeps pulling the
+    # generator off the symmetry the discriminator then holds it at (rotation7: 5% off 2pi/7 at weight 0.3).
+    lambda_id_final: float | None = None  # None: a constant lambda_id (no schedule)
+    lambda_decay: list[int] = field(default_factory=lambda: [0, 0])  # [start, end] epoch of the linear decay
     eta_ch: float = 0.0  # weight of channel orthogonality R_ch (matters for c > 1)
     orth_form: str = "frobenius"  # or 'killing'
     mu_reg: float = 0.0  # weight of ||L * M||_p (sparsity when p = 1)
@@ -79,6 +85,17 @@ class TrainConfig:
     fault_retries: int = 2
     checkpoint_every: int = 10  # epochs; a checkpoint is also written at the end and on Ctrl-C
     log_every: int = 1  # epochs between image/text/histogram summaries (scalars: every epoch)
+
+    def lambda_id_at(self, epoch: float) -> float:
+        """R_id's weight at a (fractional) epoch: lambda_id, or the schedule set by lambda_id_final."""
+        if self.lambda_id_final is None:
+            return self.lambda_id
+        start, end = self.lambda_decay
+        if epoch <= start:
+            return self.lambda_id
+        if epoch >= end:
+            return self.lambda_id_final
+        return self.lambda_id + (self.lambda_id_final - self.lambda_id) * (epoch - start) / (end - start)
 
 
 @dataclass

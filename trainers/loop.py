@@ -2,6 +2,7 @@
 
 Per minibatch, in this order:
   1. generator step:     L_G = BCE(D(gx, gy), 1) + lambda R_id + eta R_ch + mu ||L * M||_p
+                         (lambda constant, or decayed over epochs: TrainConfig.lambda_id_at)
   2. discriminator step: L_D = 1/2 [BCE(D(x, y), 1) + BCE(D(gx, gy).detach, 0)]
   3. health check:       non-finite values, exploding generator, collapsed discriminator (faults.py);
                          a fault reloads the last epoch boundary with halved learning rates, or stops
@@ -144,6 +145,11 @@ class Trainer:
         self.opt_g = torch.optim.Adam(g_params, lr=t.lr_g, betas=tuple(t.betas_g))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=tuple(t.betas_d))
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
+        self.n_batches = (len(data) + t.batch_size - 1) // t.batch_size  # steps per epoch
+        decay = t.lambda_decay
+        if t.lambda_id_final is not None and (len(decay) != 2 or not 0 <= decay[0] <= decay[1]):
+            raise InputError(f"train.lambda_decay must be [start, end] epochs with 0 <= start <= end, "
+                             f"got {t.lambda_decay}")
         self.perm: torch.Tensor | None = None
         self.recoveries = 0  # fault recoveries so far (each halved the learning rates)
 
@@ -158,7 +164,8 @@ class Trainer:
         r_id = identity_regulariser(gx, x)
         r_ch = channel_orthogonality(L, t.orth_form)
         r_norm = L.abs().pow(t.reg_p).sum().pow(1.0 / t.reg_p)
-        loss = adv + t.lambda_id * r_id + t.eta_ch * r_ch + t.mu_reg * r_norm
+        lambda_id = t.lambda_id_at(self.epoch + self.step_in_epoch / self.n_batches)  # t.lambda_id unless scheduled
+        loss = adv + lambda_id * r_id + t.eta_ch * r_ch + t.mu_reg * r_norm
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
@@ -272,7 +279,7 @@ def _train(cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, pro
     ckpt = run_dir / CHECKPOINT
     writer = RunWriter(run_dir, list(data.info.feature_names), enabled=ctx.is_main)
     N = len(data)
-    n_batches = (N + t.batch_size - 1) // t.batch_size
+    n_batches = trainer.n_batches
 
     def checkpoint():  # a collective: every rank hands its RNG state to rank 0, which writes the file
         rngs = ctx.gather_objects(rng_state())
