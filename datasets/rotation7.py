@@ -8,7 +8,6 @@ rotation about x3 by 2 pi m / 7, whose order is 7 (analysed by ``liegan analyze`
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import torch
@@ -53,9 +52,23 @@ _PAPER = {
     "train": {"lambda_id": 0.01},
 }
 
+# The default finds C7 in a short run by learning one group element g = exp(L) (the coefficient is always
+# 1) instead of the paper's range [-10, 9]: the discriminator needs ~1000-1500 steps to learn the 7-tooth
+# sawtooth in atan2(x2, x1), and until then only the identity regulariser moves L.  With lambda 1 and
+# lr_g 2e-3 the rotation angle outruns the identity's pull; lambda then decays to 0 over epochs 6-14 so the
+# discriminator alone settles the angle on a multiple of 2 pi / 7 (a constant lambda leaves it ~5 % off).
+# A narrower, faster-learning discriminator (3 x 64, lr 3e-3, batch 256) learns the sawtooth soonest.
+_DEFAULT = {
+    "generator": {"channels": 1, "mask": "none", "coefficients": "integer", "int_low": 1, "int_high": 1,
+                  "init_scale": 0.3},
+    "discriminator": {"hidden": [64, 64, 64]},
+    "train": {"lambda_id": 1.0, "lambda_id_final": 0.0, "lambda_decay": [6, 14], "lr_g": 2e-3, "lr_d": 3e-3,
+              "batch_size": 256, "epochs": 40},
+}
+
 register(DatasetSpec(
     name="rotation7",
     description="x ~ N(0, I_3), y = x3 / (1 + mod(atan2(x2, x1), 2pi/7)); symmetry: C7 rotations about x3",
     load=load_rotation7,
-    presets={"default": copy.deepcopy(_PAPER), "paper": copy.deepcopy(_PAPER)},
+    presets={"default": _DEFAULT, "paper": _PAPER},
 ))
