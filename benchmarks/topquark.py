@@ -122,7 +122,9 @@ def main() -> int:
     strict = m.get("metric_strict_signature")
     print(f"(metric_* above: {m.get('metric_solve', 'strict')} solve; strict solve: |cos| "
           f"{m.get('metric_strict_cosine_minkowski', nan):.5f}, signature {tuple(strict) if strict else None}, "
-          f"gap {m.get('metric_strict_gap', nan):.2f}; max channel trace share {m.get('max_trace_share', nan):.3f})")
+          f"gap {m.get('metric_strict_gap', nan):.2f}; max channel trace share {m.get('max_trace_share', nan):.3f}; "
+          f"conformal solve: null dim {m.get('metric_null_dim')}, smallest singular value "
+          f"{m.get('metric_min_singular_value', nan):.4f} (accepted at <= 0.05))")
     return 0
 
 

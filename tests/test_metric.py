@@ -104,3 +104,25 @@ def test_signature_and_canonical_sign_rule():
     assert signature(-MINKOWSKI) == (3, 1)
     assert np.allclose(canonical(-3 * MINKOWSKI), MINKOWSKI)
     assert np.allclose(canonical(np.diag([0.0, -2.0, 2.0])), np.diag([0.0, 1.0, -1.0]) * np.sqrt(3 / 2))
+
+
+def test_conformal_solve_ignores_a_dilation_channel():
+    L = np.concatenate([so13(), scaling(4).reshape(-1, 4, 4)])
+    assert invariant_metric(L).metric is None  # strict: a dilation rules out every metric
+    res = invariant_metric(L, conformal=True)
+    assert res.null_dim == 1 and res.signature == (1, 3)
+    assert cosine(res.metric, MINKOWSKI) == pytest.approx(1.0, abs=1e-12)
+    assert np.allclose(res.residuals, 0.0, atol=1e-12)
+    # a channel that is mostly dilation enters with its traceless remainder only (not renormalised)
+    mostly = np.eye(4)[None] + 0.01 * so13()[:1]
+    mixed = invariant_metric(np.concatenate([so13(), mostly]), conformal=True)
+    assert cosine(mixed.metric, MINKOWSKI) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_conformal_solve_is_the_strict_one_for_traceless_generators_and_still_rejects_gl():
+    for L in (so13(), _mixed(so13(), seed=3), so(3)):
+        a, b = invariant_metric(L), invariant_metric(L, conformal=True)
+        assert cosine(a.metric, b.metric) == pytest.approx(1.0, abs=1e-12) and a.null_dim == b.null_dim
+    # negative control: sl(4) (traceless, but no common conformal class) has no conformal metric either
+    from liegan.algebras import sl
+    assert invariant_metric(sl(4), conformal=True).metric is None

@@ -5,8 +5,12 @@ Keys (present when the dataset declares what they need):
   <sym>_span_similarity    span similarity to the true algebra, <sym> a slug of its name (so13, so2, ...)
   share_<generator>        share of each true generator inside the learned span
   metric_cosine_<name>     |cos| of the solved invariant metric with the known one (e.g. minkowski)
-  metric_signature         (positive, negative) eigenvalue counts of the solved metric
+  metric_signature         (positive, negative) eigenvalue counts of the reported metric (the solve's best
+                           candidate, whose |cos| and diagonal are reported too)
   metric_gap, metric_diagonal (normalised to J00 = 1)
+  metric_null_dim          how many singular values fall below the solver's tolerance (0.05 of the largest):
+                           0 means the best candidate is reported but the solve did not accept it
+  metric_min_singular_value  the smallest singular value relative to the largest (the accept test's input)
   metric_solve             'conformal': how the four metric_* keys above were solved (see below)
   metric_strict_cosine_<name>, metric_strict_signature, metric_strict_gap
                            the same from the strict solve L_i^T J + J L_i = 0 (signature None: no metric)
@@ -28,7 +32,7 @@ import numpy as np
 
 from liegan.datasets.base import DatasetInfo
 from liegan.lie import frobenius_cosine, generator_shares, span_similarity
-from liegan.metric import cosine, invariant_metric
+from liegan.metric import cosine, invariant_metric, signature
 
 
 def slug(name: str) -> str:
@@ -69,10 +73,15 @@ def metric_scores(L: np.ndarray, truth: np.ndarray, name: str) -> dict:
             continue
         J = res.null_space[0] if res.null_dim else res.candidates[0]  # best candidate even when not null
         out[f"{prefix}cosine_{name}"] = cosine(J, truth)
-        out[f"{prefix}signature"] = list(res.signature) if res.signature else None
         out[f"{prefix}gap"] = float(res.gap)
         if conformal:
             out["metric_solve"] = "conformal"
+            out[f"{prefix}signature"] = list(signature(J))
+            out["metric_null_dim"] = res.null_dim
+            out["metric_min_singular_value"] = float(res.singular_values[0])
+        else:
+            out[f"{prefix}signature"] = list(res.signature) if res.signature else None
+        if conformal:
             d = np.diag(J)
             out["metric_diagonal"] = (d / d[0]).tolist() if abs(d[0]) > 1e-12 else d.tolist()
     return out

@@ -81,3 +81,21 @@ def test_forward_transforms_vector_y_and_passes_labels():
 def test_discriminator_shapes(y_kind, y):
     D = Discriminator((2, 3), y_kind, tuple(y.shape[1:]) if y is not None and y_kind != "class" else (), 2)
     assert D(torch.randn(4, 2, 3), y).shape == (4,)
+
+
+def test_fixed_norm_rescales_each_channel_and_keeps_directions():
+    torch.manual_seed(0)
+    free = LieGenerator(4, GeneratorConfig(channels=3, init_scale=0.07))
+    torch.manual_seed(0)
+    fixed = LieGenerator(4, GeneratorConfig(channels=3, init_scale=0.07, fixed_norm=0.25))
+    Lf, L0 = fixed.effective().double(), free.effective().double()
+    assert torch.allclose(Lf.norm(dim=(1, 2)), torch.full((3,), 0.25, dtype=torch.float64), atol=1e-6)
+    cos = (Lf * L0).sum(dim=(1, 2)) / (Lf.norm(dim=(1, 2)) * L0.norm(dim=(1, 2)))
+    assert torch.allclose(cos, torch.ones(3, dtype=torch.float64), atol=1e-6)
+    # negative control: without the option the norms are the raw ones (not 0.25)
+    assert not torch.allclose(L0.norm(dim=(1, 2)), torch.full((3,), 0.25, dtype=torch.float64), atol=1e-2)
+    # the radial direction gets no gradient: a loss on the norm alone leaves L's gradient orthogonal to L
+    fixed.effective().pow(2).sum().backward()
+    assert (fixed.L.grad * fixed.L).sum().abs().item() < 1e-6
+    with pytest.raises(InputError, match="fixed_norm"):
+        LieGenerator(4, GeneratorConfig(channels=1, fixed_norm=-1.0))
