@@ -1,8 +1,9 @@
 """The user's own data: ``--dataset custom --data-file FILE``.
 
-FILE is ``.npz`` (read with ``allow_pickle=False``: object arrays are refused) or ``.h5``/``.hdf5`` (h5py
-datasets ``x`` and optional ``y`` at the root).  ``x`` has shape (N, k, n) (k components that transform
-together) or (N, n).  ``y`` is optional; its kind comes from ``--y-kind``:
+FILE is ``.npz`` or ``.h5``/``.hdf5`` (h5py datasets ``x`` and optional ``y`` at the root), read through
+:mod:`liegan.safe_arrays` (object arrays refused, declared sizes checked before anything is allocated).
+``x`` has shape (N, k, n) (k components that transform together) or (N, n).  ``y`` is optional; its kind
+comes from ``--y-kind``:
 
 - ``vector``: (N, k_y, n) or (N, n), transforms with x (e.g. the next state of a dynamical system);
 - ``scalar``: (N,) or (N, m), invariant target;
@@ -17,15 +18,15 @@ cannot be told apart reliably).  ``n_samples`` keeps the first n samples.  The t
 from __future__ import annotations
 
 import zipfile
-import zlib
 from pathlib import Path
 
 import h5py
 import numpy as np
-from liegan.datasets.base import Y_KINDS, Dataset, DatasetInfo, DatasetSpec, check_arrays, register
 
 from liegan.config import DataConfig
+from liegan.datasets.base import Y_KINDS, Dataset, DatasetInfo, DatasetSpec, check_arrays, register
 from liegan.io import InputError
+from liegan.safe_arrays import check_float32_range, npz_names, read_h5_dataset, read_npz
 
 NPZ_SUFFIXES = (".npz",)
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -35,50 +36,24 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     src = str(path)
     if not zipfile.is_zipfile(path):
         raise InputError(f"{src}: not a readable .npz file (not a zip archive as written by numpy.savez)")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if "x" not in z.files:
-                raise InputError(f"{src}: no array 'x' in the file (arrays: {sorted(z.files)})")
-            x = _npz_array(z, "x", src)
-            y = _npz_array(z, "y", src) if "y" in z.files else None
-    except InputError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as e:
-        raise InputError(f"{src}: not a readable .npz file ({type(e).__name__}: {e})") from None
-    return x, y
-
-
-def _npz_array(z, key: str, src: str) -> np.ndarray:
-    try:
-        return z[key]
-    except ValueError as e:
-        if "pickle" in str(e).lower() or "object" in str(e).lower():
-            raise InputError(f"{src}: array {key!r} holds Python objects; only numeric arrays are "
-                             "allowed") from None
-        raise
+    arrays = read_npz(path, ("x", "y"))
+    if "x" not in arrays:
+        raise InputError(f"{src}: no array 'x' in the file (arrays: {npz_names(path)})")
+    return arrays["x"], arrays.get("y")
 
 
 def _read_h5(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     src = str(path)
     try:
         with h5py.File(path, "r") as f:
-            arrays = {}
-            for key in ("x", "y"):
-                if key not in f:
-                    continue
-                node = f[key]
-                if not isinstance(node, h5py.Dataset):
-                    raise InputError(f"{src}: {key!r} is an HDF5 {type(node).__name__}, not a dataset")
-                if node.dtype.kind not in "fiub":
-                    raise InputError(f"{src}: {key!r} must be numeric, got HDF5 dtype {node.dtype}")
-                arrays[key] = node[()]
-            if "x" not in arrays:
+            x, y = read_h5_dataset(f, "x", src), read_h5_dataset(f, "y", src)
+            if x is None:
                 raise InputError(f"{src}: no dataset 'x' in the file (top-level keys: {sorted(f.keys())})")
     except InputError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as e:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
         raise InputError(f"{src}: not a readable HDF5 file ({type(e).__name__}: {e})") from None
-    return arrays["x"], arrays.get("y")
+    return x, y
 
 
 def read_arrays(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -110,6 +85,9 @@ def load(cfg: DataConfig) -> Dataset:
                          "optional 'y')")
     src = str(Path(cfg.data_file).expanduser())
     x, y = read_arrays(cfg.data_file)
+    for key, arr in (("x", x), ("y", y)):
+        if arr is not None:
+            check_float32_range(arr, key, src)
     if y is not None and y.ndim == 0:
         raise InputError(f"{src}: 'y' must be an array with one entry per sample, got a scalar")
     kind = cfg.y_kind if cfg.y_kind is not None else infer_y_kind(x, y, src)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 
 from liegan._version import __version__
 from liegan.io import InputError, atomic_path, write_text_atomic
+from liegan.safe_arrays import max_array_bytes, npz_names, read_npz
 
 FORMAT_VERSION = 1
 NPZ_NAME, JSON_NAME = "algebra.npz", "algebra.json"
@@ -135,21 +135,53 @@ class Algebra:
 # -------------------------------------------------------------------------------------------- readers
 
 
+def _as_array(value: Any, name: str, src: Path, kinds: str = "fiu") -> np.ndarray:
+    """A finite float64 array from an array, tensor or nested list whose dtype kind is in ``kinds``;
+    anything else (ragged lists, strings, complex, NaN) is an InputError."""
+    try:
+        if hasattr(value, "detach") and hasattr(value, "is_floating_point"):  # a torch tensor
+            value = value.detach().cpu()
+            # floats via float64: bfloat16 has no numpy twin
+            value = (value.double() if value.is_floating_point() else value).numpy()
+        arr = np.asarray(value)
+    except (ValueError, TypeError, RuntimeError, OverflowError) as e:
+        raise InputError(f"{src}: {name!r} is not a rectangular real numeric array ({e})") from None
+    if arr.dtype.kind not in kinds:
+        raise InputError(f"{src}: {name!r} must be a numeric array, got {arr.dtype} {arr.shape}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise InputError(f"{src}: {name!r} contains NaN or inf")
+    return arr
+
+
 def _check_generators(G: Any, src: Path) -> np.ndarray:
-    G = np.asarray(G)
-    if G.dtype.kind not in "fiu" or G.ndim != 3 or G.shape[1] != G.shape[2] or G.shape[0] == 0:
+    G = _as_array(G, "generators", src)
+    if G.ndim != 3 or G.shape[1] != G.shape[2] or G.shape[0] == 0:
         raise InputError(f"{src}: 'generators' must be a non-empty numeric array of shape (c, n, n), "
-                         f"got {G.dtype} {G.shape}")
-    if not np.isfinite(G).all():
-        raise InputError(f"{src}: 'generators' contains NaN or inf")
-    return G.astype(np.float64)
+                         f"got {G.shape}")
+    return G
+
+
+def _check_mask(M: Any, G: np.ndarray, src: Path) -> np.ndarray | None:
+    if M is None:
+        return None
+    M = _as_array(M, "mask", src, kinds="fiub")
+    if M.shape not in (G.shape, G.shape[1:]):
+        raise InputError(f"{src}: 'mask' has shape {M.shape}, expected {G.shape}")
+    return M
 
 
 def _read_json(path: Path) -> dict:
+    cap = max_array_bytes()
     try:
+        if path.stat().st_size > cap:
+            raise InputError(f"{path}: JSON file of {path.stat().st_size} bytes is larger than the cap of "
+                             f"{cap} bytes (raise LIEGAN_MAX_ARRAY_BYTES if it is genuine)")
         meta = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"{path}: not a readable algebra JSON file ({e})") from None
+    except RecursionError:
+        raise InputError(f"{path}: not a readable algebra JSON file (nested too deeply)") from None
     if not isinstance(meta, dict):
         raise InputError(f"{path}: expected a JSON object at the top level")
     missing = [k for k in _REQUIRED_JSON if k not in meta]
@@ -159,31 +191,34 @@ def _read_json(path: Path) -> dict:
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if "generators" not in z.files:
-                raise InputError(f"{path}: no 'generators' array (found {z.files})")
-            G = _check_generators(z["generators"], path)
-            M = z["mask"] if "mask" in z.files else None
-    except InputError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise InputError(f"{path}: not a readable .npz file ({e})") from None
-    if M is not None and (np.asarray(M).dtype.kind not in "fiub" or np.asarray(M).shape not in (G.shape, G.shape[1:])):
-        raise InputError(f"{path}: 'mask' has shape {np.asarray(M).shape}, expected {G.shape}")
-    return G, M
+    arrays = read_npz(path, ("generators", "mask"))
+    if "generators" not in arrays:
+        raise InputError(f"{path}: no 'generators' array (found {npz_names(path)})")
+    G = _check_generators(arrays["generators"], path)
+    return G, _check_mask(arrays.get("mask"), G, path)
+
+
+_META_TYPES = {"dataset": str, "feature_names": list, "coefficients": dict, "config": dict, "metrics": dict,
+               "liegan_version": str}
 
 
 def _from_meta(G, M, meta: dict, src: Path) -> Algebra:
     if meta.get("n_dim", G.shape[-1]) != G.shape[-1] or meta.get("n_channels", G.shape[0]) != G.shape[0]:
-        raise InputError(f"{src}: metadata says n_channels={meta.get('n_channels')}, n_dim={meta.get('n_dim')} "
-                         f"but the generators have shape {G.shape}")
+        raise InputError(f"{src}: metadata says n_channels={meta.get('n_channels')}, "
+                         f"n_dim={meta.get('n_dim')} but the generators have shape {G.shape}")
+    for key, kind in _META_TYPES.items():
+        if key in meta and not isinstance(meta[key], kind):
+            raise InputError(f"{src}: metadata {key!r} must be a {kind.__name__}, got "
+                             f"{type(meta[key]).__name__}")
     names = meta.get("feature_names") or []
+    if not all(isinstance(n, str) for n in names):
+        raise InputError(f"{src}: feature_names must be strings")
     if names and len(names) != G.shape[-1]:
         raise InputError(f"{src}: {len(names)} feature_names for n_dim={G.shape[-1]}")
-    return Algebra(G, M, dataset=meta.get("dataset", "unknown"), feature_names=list(names),
-                   coefficients=meta.get("coefficients", {}), config=meta.get("config", {}),
-                   metrics=meta.get("metrics", {}), liegan_version=meta.get("liegan_version", "unknown"))
+    return Algebra(G, _check_mask(M, G, src), dataset=meta.get("dataset", "unknown"),
+                   feature_names=list(names), coefficients=meta.get("coefficients", {}),
+                   config=meta.get("config", {}), metrics=meta.get("metrics", {}),
+                   liegan_version=meta.get("liegan_version", "unknown"))
 
 
 def load_algebra(path: str | Path) -> Algebra:
@@ -212,17 +247,18 @@ def load_algebra(path: str | Path) -> Algebra:
         G, M = _read_npz(side)
         return _from_meta(G, M, meta, path)
     if suffix == ".pt":
-        import pickle
-
         import torch
 
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-        except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError) as e:
-            raise InputError(f"{path}: not a readable liegan .pt export ({str(e).splitlines()[0]})") from None
+        except MemoryError:
+            raise InputError(f"{path}: the .pt file needs more memory than is available") from None
+        except Exception as e:  # torch's reader raises many types (RuntimeError, UnpicklingError, zip errors)
+            first = (str(e).splitlines() or [type(e).__name__])[0]
+            raise InputError(f"{path}: not a readable liegan .pt export ({first})") from None
         if not isinstance(obj, dict) or "generators" not in obj or not isinstance(obj.get("metadata"), dict):
-            raise InputError(f"{path}: not a liegan .pt export (expected a dict with 'generators' and 'metadata')")
-        G = _check_generators(obj["generators"].numpy() if hasattr(obj["generators"], "numpy") else obj["generators"], path)
-        M = obj.get("mask")
-        return _from_meta(G, None if M is None else np.asarray(M), obj["metadata"], path)
-    raise InputError(f"{path}: unknown algebra file type {suffix!r} (expected a run folder, .npz, .json or .pt)")
+            raise InputError(f"{path}: not a liegan .pt export (expected a dict with 'generators' and "
+                             "'metadata')")
+        return _from_meta(_check_generators(obj["generators"], path), obj.get("mask"), obj["metadata"], path)
+    raise InputError(f"{path}: unknown algebra file type {suffix!r} (expected a run folder, .npz, .json "
+                     "or .pt)")

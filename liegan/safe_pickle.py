@@ -5,9 +5,10 @@ callable reaches the unpickler through :meth:`pickle.Unpickler.find_class`, so o
 door: with ``allow_numpy=False`` no global at all is resolved (plain containers, numbers and strings still
 load), and with ``allow_numpy=True`` only the handful of names that numpy's own array and scalar pickles
 use (protocols 0-5, numpy 1.x ``numpy.core`` and 2.x ``numpy._core`` spellings) are resolved, each to a
-guarded wrapper: no object dtypes (an object array would hold further pickled objects), no array larger
-than the size cap, ``_codecs.encode`` only for latin-1 text.  Anything else is an :class:`InputError` that
-names the file and the refused global.  Truncated or garbage data are an :class:`InputError` too.
+guarded wrapper: no object dtypes (an object array would hold further pickled objects), no arrays larger
+than the size cap in total, ``_codecs.encode`` only for latin-1 text.  Anything else is an
+:class:`InputError` that names the file and the refused global.  Truncated or garbage data are an
+:class:`InputError` too.
 
 The unpickler is the pure-Python implementation (``pickle._Unpickler``) so that the BUILD opcode can be
 checked as well: a forged ``dtype.__setstate__`` can mark a plain void dtype as holding Python objects,
@@ -29,8 +30,9 @@ import numpy as np
 from liegan.io import InputError
 
 MAX_PICKLE_BYTES = 2 * 1024**3
-"""Default cap on the size of a pickle (file or bytes) and on any one array it rebuilds.  Override per call
-with ``max_bytes`` or for the process with the environment variable ``LIEGAN_MAX_PICKLE_BYTES``."""
+"""Default cap on the size of a pickle (file or bytes) and on the total size of the arrays it rebuilds.
+Override per call with ``max_bytes`` or for the process with the environment variable
+``LIEGAN_MAX_PICKLE_BYTES``."""
 
 
 def _default_cap() -> int:
@@ -77,6 +79,7 @@ def _check_dtype(dt: np.dtype) -> np.dtype:
 class _NumpyGuards:
     def __init__(self, cap: int):
         self.cap = cap
+        self.total = 0  # bytes of every array declared so far: many arrays each under the cap add up
         self.unbuilt: dict[int, np.dtype] = {}  # dtypes made by the pickle whose BUILD has not run yet
         self._multiarray = _numpy_multiarray()
         self._frombuffer_impl = _numpy_frombuffer()
@@ -120,6 +123,10 @@ class _NumpyGuards:
         size = math.prod(shape) * max(np.dtype(dtype).itemsize, 1)
         if size > self.cap:
             raise _Refused(f"an array of {size} bytes exceeds the cap of {self.cap} bytes")
+        self.total += size
+        if self.total > self.cap:
+            raise _Refused(f"the arrays declared so far take {self.total} bytes, more than the cap of "
+                           f"{self.cap} bytes")
 
     def reconstruct(self, subtype, shape, dtype):
         if subtype is not _NdarrayToken:
@@ -210,7 +217,7 @@ def restricted_loads(data: bytes, src: str, allow_numpy: bool, *, max_bytes: int
 
     allow_numpy=False: only plain containers and scalars (dict, list, tuple, str, bytes, numbers, ...).
     allow_numpy=True: additionally numpy arrays and numpy scalars of non-object dtype.
-    max_bytes: cap on len(data) and on each rebuilt array (default MAX_PICKLE_BYTES or
+    max_bytes: cap on len(data) and on the rebuilt arrays' total size (default MAX_PICKLE_BYTES or
     $LIEGAN_MAX_PICKLE_BYTES).
     """
     cap = _default_cap() if max_bytes is None else int(max_bytes)
