@@ -113,9 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args(argv)
     try:
-        from liegan.datasets import load_dataset
-
         from liegan.config import DataConfig
+        from liegan.datasets import load_dataset
 
         metrics, info = {}, {}
         if args.file:

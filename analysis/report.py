@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from liegan.analysis.diagnostics import Diagnostics, diagnose
-from liegan.analysis.discrete import MAX_ORDER, ORDER_TOL, DiscreteResult, discrete_analysis, is_integer_run
 
 from liegan.algebra import Algebra, _jsonable, load_algebra
 from liegan.algebras import MINKOWSKI
+from liegan.analysis.diagnostics import Diagnostics, diagnose
+from liegan.analysis.discrete import MAX_ORDER, ORDER_TOL, DiscreteResult, discrete_analysis, is_integer_run
 from liegan.io import atomic_path, write_text_atomic
 from liegan.metric import MetricResult, cosine, invariant_metric
 

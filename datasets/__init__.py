@@ -15,6 +15,9 @@ from liegan.datasets.base import (
 __all__ = ["REGISTRY", "Dataset", "DatasetInfo", "DatasetSpec", "check_arrays", "data_root", "get_spec",
            "load_dataset", "register"]
 
-from liegan.datasets import rotation7  # noqa: E402,F401  (registers itself)
-from liegan.datasets import custom, twobody  # noqa: E402,F401  (registers)
-from liegan.datasets import topquark  # noqa: E402,F401  (registers)
+from liegan.datasets import (  # noqa: E402,F401  (registers)
+    custom,
+    rotation7,  # noqa: E402,F401  (registers itself)
+    topquark,  # noqa: E402,F401  (registers)
+    twobody,
+)

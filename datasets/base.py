@@ -16,6 +16,7 @@ import torch
 
 from liegan.config import DataConfig
 from liegan.io import InputError
+from liegan.safe_arrays import check_float32_range
 
 Y_KINDS = ("vector", "scalar", "class", "none")
 
@@ -106,6 +107,7 @@ def check_arrays(x, y, y_kind: str, src: str) -> tuple[torch.Tensor, torch.Tenso
     if not np.isfinite(x).all():
         bad = int((~np.isfinite(x)).any(axis=(1, 2)).sum())
         raise InputError(f"{src}: 'x' contains NaN or inf in {bad} of {x.shape[0]} samples")
+    check_float32_range(x, "x", src)
     N, _, n = x.shape
     yt = None
     if y_kind != "none":
@@ -118,22 +120,24 @@ def check_arrays(x, y, y_kind: str, src: str) -> tuple[torch.Tensor, torch.Tenso
             raise InputError(f"{src}: 'y' has {y.shape[0] if y.ndim else 0} samples but 'x' has {N}")
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise InputError(f"{src}: 'y' contains NaN or inf")
+        if y_kind != "class":
+            check_float32_range(y, "y", src)
         if y_kind == "vector":
             if y.ndim == 2:
                 y = y[:, None, :]
             if y.ndim != 3 or y.shape[2] != n:
                 raise InputError(f"{src}: vector 'y' must have shape (N, k, {n}) or (N, {n}) to transform "
                                  f"with x, got {y.shape}")
-            yt = torch.as_tensor(y, dtype=torch.float32)
+            yt = torch.from_numpy(y.astype(np.float32))
         elif y_kind == "scalar":
             if y.ndim == 1:
                 y = y[:, None]
             if y.ndim != 2:
                 raise InputError(f"{src}: scalar 'y' must have shape (N,) or (N, m), got {y.shape}")
-            yt = torch.as_tensor(y, dtype=torch.float32)
+            yt = torch.from_numpy(y.astype(np.float32))
         else:
             if y.ndim != 1 or (y.dtype.kind == "f" and not np.all(y == np.round(y))) or (y.size and y.min() < 0):
                 raise InputError(f"{src}: class 'y' must be non-negative integers of shape (N,), "
                                  f"got {y.dtype} {y.shape}")
             yt = torch.as_tensor(y.astype(np.int64))
-    return torch.as_tensor(x, dtype=torch.float32), yt
+    return torch.from_numpy(x.astype(np.float32)), yt

@@ -26,7 +26,7 @@ import numpy as np
 from liegan.config import DataConfig
 from liegan.datasets.base import Y_KINDS, Dataset, DatasetInfo, DatasetSpec, check_arrays, register
 from liegan.io import InputError
-from liegan.safe_arrays import check_float32_range, npz_names, read_h5_dataset, read_npz
+from liegan.safe_arrays import npz_names, read_h5_dataset, read_npz
 
 NPZ_SUFFIXES = (".npz",)
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -85,9 +85,6 @@ def load(cfg: DataConfig) -> Dataset:
                          "optional 'y')")
     src = str(Path(cfg.data_file).expanduser())
     x, y = read_arrays(cfg.data_file)
-    for key, arr in (("x", x), ("y", y)):
-        if arr is not None:
-            check_float32_range(arr, key, src)
     if y is not None and y.ndim == 0:
         raise InputError(f"{src}: 'y' must be an array with one entry per sample, got a scalar")
     kind = cfg.y_kind if cfg.y_kind is not None else infer_y_kind(x, y, src)

@@ -8,13 +8,12 @@ rotation about x3 by 2 pi m / 7, whose order is 7 (analysed by ``liegan analyze`
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
-from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, register
 
 from liegan.algebras import so
 from liegan.config import DataConfig
+from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, register
 
 ORDER = 7
 N_DEFAULT = 20000  # the paper's sample count

@@ -31,6 +31,7 @@ from liegan import algebras
 from liegan.config import DataConfig
 from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, data_root, register
 from liegan.io import InputError
+from liegan.safe_arrays import max_array_bytes
 from liegan.safe_pickle import restricted_loads
 
 SPLITS = ("train", "val", "test")
@@ -38,6 +39,7 @@ LABEL = "is_signal_new"
 FEATURES = ("E", "PX", "PY", "PZ")
 FEATURE_NAMES = ["E", "px", "py", "pz"]
 SLICE_BYTES = 32 * 1024**2
+MAX_ROW_BYTES = 1024**2  # the real rows are 3240 bytes (806 columns)
 
 # One global scale for the inputs, in GeV.  A common factor commutes with every linear map, so the Lorentz
 # action (and any algebra learned on scaled data) is unchanged: L x / s = (L/1)(x / s).  Per-feature
@@ -90,6 +92,20 @@ def _blocks(table: h5py.Dataset, src: str) -> dict[str, tuple[str, int]]:
     return columns
 
 
+def _check_extent(table: h5py.Dataset, src: str) -> None:
+    """Refuse a table whose declared size cannot be real before reading a row: a row far wider than the
+    real files' 3.2 kB, or (uncompressed) far fewer bytes stored than declared, where every missing chunk would be read
+    back as fill values, one slice at a time."""
+    n_rows, width = int(table.shape[0]), table.dtype.itemsize
+    if width > MAX_ROW_BYTES:
+        raise InputError(f"{src}: /table/table rows are {width} bytes wide (> {MAX_ROW_BYTES}): "
+                         "not a top-tagging file")
+    declared = n_rows * width
+    if table.compression is None and declared > 0 and table.id.get_storage_size() < declared // 2:
+        raise InputError(f"{src}: /table/table declares {n_rows} rows ({declared} bytes) but stores only "
+                         f"{table.id.get_storage_size()} bytes: truncated or corrupt")
+
+
 def _open_table(path: Path) -> tuple[h5py.File, h5py.Dataset]:
     src = str(path)
     if not path.exists():
@@ -109,7 +125,12 @@ def _open_table(path: Path) -> tuple[h5py.File, h5py.Dataset]:
         if not isinstance(table, h5py.Dataset) or table.dtype.fields is None:
             raise InputError(f"{src}: no compound dataset /table/table: not a top-tagging file in pandas "
                              "'table' format (keys found: " + ", ".join(sorted(f.keys())) + ")")
+        _check_extent(table, src)
         return f, table
+    except (RuntimeError, KeyError, ValueError) as e:  # h5py's errors for damaged object headers/B-trees
+        f.close()
+        raise InputError(f"{src}: corrupt HDF5 metadata ({e}); re-download it with `liegan data fetch "
+                         "topquark`") from None
     except BaseException:
         f.close()
         raise
@@ -128,7 +149,10 @@ def read_jets(path: str | os.PathLike, constituents: int = 2, n_samples: int | N
         raise InputError(f"{src}: constituents must be at least 1, got {constituents}")
     f, table = _open_table(path)
     with f:
-        columns = _blocks(table, src)
+        try:
+            columns = _blocks(table, src)
+        except (RuntimeError, KeyError, ValueError) as e:  # damaged attribute storage
+            raise InputError(f"{src}: corrupt column-name attributes ({e})") from None
         if LABEL not in columns:
             raise InputError(f"{src}: no '{LABEL}' column (the class label); columns found: "
                              f"{len(columns)}, e.g. {sorted(columns)[:6]}")
@@ -147,6 +171,11 @@ def read_jets(path: str | os.PathLike, constituents: int = 2, n_samples: int | N
             by_field.setdefault(columns[name][0], []).append(columns[name][1])
         n_rows = int(table.shape[0])
         limit = n_rows if n_samples is None else max(int(n_samples), 0)
+        kept_bytes = min(limit, n_rows) * (constituents * 4 * 4 + 8)  # float32 momenta + int64 label
+        if kept_bytes > max_array_bytes():
+            raise InputError(f"{src}: {min(limit, n_rows)} jets x {constituents} constituents need {kept_bytes} "
+                             f"bytes, above the {max_array_bytes()}-byte cap (use --n-samples, or raise "
+                             "LIEGAN_MAX_ARRAY_BYTES)")
         step = max(1, SLICE_BYTES // max(table.dtype.itemsize, 1))
         if table.chunks:
             step = max(table.chunks[0], step - step % table.chunks[0])

@@ -37,7 +37,6 @@ from liegan.algebras import twobody_so2
 from liegan.config import DataConfig
 from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, check_arrays, data_root, register
 from liegan.io import InputError, atomic_path
-from liegan.safe_arrays import check_float32_range
 from liegan.safe_pickle import restricted_load_file
 
 log = logging.getLogger(__name__)
@@ -227,7 +226,6 @@ def read_hnn_pickle(path: str | Path, split: str = "train") -> np.ndarray:
     if not np.isfinite(coords).all():
         bad = int((~np.isfinite(coords)).any(axis=(1, 2)).sum())
         raise InputError(f"{src}: {key!r} contains NaN or inf in {bad} of {coords.shape[0]} trajectories")
-    check_float32_range(coords, key, src)
     return np.asarray(coords, dtype=np.float64)[:, :, HNN_ORDER]
 
 

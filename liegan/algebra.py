@@ -66,7 +66,8 @@ class Algebra:
         if G.ndim != 3 or G.shape[1] != G.shape[2]:
             raise ValueError(f"generators must have shape (c, n, n), got {G.shape}")
         self.generators = G
-        self.mask = np.ones_like(G) if self.mask is None else np.broadcast_to(np.asarray(self.mask, np.float64), G.shape).copy()
+        M = np.ones_like(G) if self.mask is None else np.asarray(self.mask, np.float64)
+        self.mask = np.broadcast_to(M, G.shape).copy()
         if not self.feature_names:
             self.feature_names = [f"x{i}" for i in range(self.n_dim)]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from liegan.algebras import scaling, so, so13, twobody_so2
 from liegan.analysis.diagnostics import (
     best_match,
     canonical_basis,
@@ -13,8 +15,6 @@ from liegan.analysis.diagnostics import (
     killing_form,
     structure_constants_in_basis,
 )
-
-from liegan.algebras import scaling, so, so13, twobody_so2
 from liegan.lie import structure_constants
 
 

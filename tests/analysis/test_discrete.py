@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg
-from liegan.analysis.discrete import analyse_generator, discrete_analysis, order_errors
-from liegan.datasets import REGISTRY, load_dataset
-from liegan.datasets.rotation7 import rotation7_target
 
 from liegan.algebras import so
+from liegan.analysis.discrete import analyse_generator, discrete_analysis, order_errors
 from liegan.config import DataConfig
+from liegan.datasets import REGISTRY, load_dataset
+from liegan.datasets.rotation7 import rotation7_target
 
 ROT_X3 = -so(3)[0]  # E_21 - E_12: the right-handed rotation about +x3
 

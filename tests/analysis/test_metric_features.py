@@ -8,12 +8,12 @@ import sys
 
 import numpy as np
 import pytest
-from liegan.analysis.metric_features import EUCLIDEAN, compare_metrics, metric_features
-from liegan.datasets import load_dataset
 
 from liegan.algebra import Algebra
 from liegan.algebras import MINKOWSKI, so13
+from liegan.analysis.metric_features import EUCLIDEAN, compare_metrics, metric_features
 from liegan.config import DataConfig
+from liegan.datasets import load_dataset
 from liegan.metric import cosine, invariant_metric
 
 

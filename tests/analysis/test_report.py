@@ -8,10 +8,10 @@ import sys
 
 import numpy as np
 import pytest
-from liegan.analysis.report import FIGURES, write_report
 
 from liegan.algebra import Algebra
 from liegan.algebras import so, so13, twobody_so2
+from liegan.analysis.report import FIGURES, write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 REQUIRED = ("best_match", "metric", "metric_singular_values", "metric_signature", "closure_residual",

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import torch
-from liegan.datasets import load_dataset
 
 from liegan.algebras import twobody_so2
 from liegan.bridge.actions import evaluate, mlp, params_of
 from liegan.bridge.induced import Task, generator_change, induced_action, loss_invariance_error
 from liegan.config import DataConfig
+from liegan.datasets import load_dataset
 
 
 @pytest.fixture(scope="module")

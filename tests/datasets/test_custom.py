@@ -8,9 +8,9 @@ import re
 import h5py
 import numpy as np
 import pytest
-from liegan.datasets import get_spec, load_dataset
 
 from liegan.config import DataConfig, TrainCommandConfig, apply_overrides
+from liegan.datasets import get_spec, load_dataset
 from liegan.io import InputError
 
 

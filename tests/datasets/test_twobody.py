@@ -8,13 +8,13 @@ import pickle
 
 import numpy as np
 import pytest
-from liegan.datasets import get_spec, load_dataset
-from liegan.datasets import twobody as tb
 from scipy.integrate import solve_ivp
 from scipy.stats import kstest
 
 from liegan.algebras import twobody_so2
 from liegan.config import DataConfig, TrainCommandConfig, apply_overrides
+from liegan.datasets import get_spec, load_dataset
+from liegan.datasets import twobody as tb
 from liegan.io import InputError
 
 HNN_FROM_BODY = np.argsort(tb.HNN_ORDER)  # per-body layout -> HNN columns
@@ -302,6 +302,4 @@ def test_presets_apply_and_match_the_paper():
     assert (t.lambda_id, t.batch_size, t.lr_g, t.lr_d, t.epochs) == (1.0, 64, 1e-3, 2e-4, 100)
     big = apply_overrides(TrainCommandConfig(), spec.presets["paper4x4"])
     assert (big.generator.mask, big.generator.sigma, big.train.lambda_id) == ("twobody4x4", 3.0, 10.0)
-    default = apply_overrides(TrainCommandConfig(), spec.presets["default"])
-    assert (default.train.epochs, default.train.batch_size) == (20, 256)
     assert DataConfig().dataset == "twobody"

@@ -97,12 +97,11 @@ def time_limit(seconds: float):
                 continue
 
 
-def attempt(stats: dict, load: Callable[[], object], src: str | Path, *, limit_s: float = 10.0,
-            known: Callable[[BaseException], bool] | None = None) -> object | InputError | BaseException:
+def attempt(stats: dict, load: Callable[[], object], src: str | Path, *,
+            limit_s: float = 10.0) -> object | InputError:
     """Run one fuzz case: the loader must return or raise InputError whose one-line message names ``src``.
 
-    Returns the loaded object or the InputError.  ``known`` marks non-InputError outcomes that are reported
-    findings in code this suite does not own (returned instead of failing; a strict xfail test pins each).
+    Returns the loaded object or the InputError.
     """
     stats["cases"] += 1
     t0 = time.perf_counter()
@@ -116,8 +115,6 @@ def attempt(stats: dict, load: Callable[[], object], src: str | Path, *, limit_s
         stats["refused"] += 1
         return e
     except BaseException as e:  # noqa: BLE001 - any other type is exactly what the fuzz looks for
-        if known is not None and known(e):
-            return e
         raise AssertionError(f"{src}: loader raised {type(e).__name__} instead of InputError: {e}") from e
     finally:
         stats["seconds"] += time.perf_counter() - t0
@@ -416,12 +413,6 @@ def test_custom_h5_wrong_dtypes_and_shapes(fuzz_stats, tmp_path, dtype, shape, c
 
 # ========================================================================================= top quark
 
-def _known_topquark(e: BaseException) -> bool:
-    """Outcomes reported to the topquark reader's owner (pinned by the strict xfail tests below):
-    corrupt HDF5 metadata surfaces as h5py's RuntimeError, and an inflated row count is read row by row."""
-    return isinstance(e, (RuntimeError, CaseTimeout))
-
-
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # a timeout in a callback
 @fuzz_settings(150)
 @given(data=st.data())
@@ -429,8 +420,8 @@ def test_topquark_mutated(fuzz_stats, seeds, tmp_path, data):
     (tmp_path / "topquark").mkdir(exist_ok=True)
     path = tmp_path / "topquark" / "train.h5"
     path.write_bytes(data.draw(mutated(seeds["topquark"])))
-    out = attempt(fuzz_stats, lambda: _topquark(tmp_path), path, limit_s=5.0, known=_known_topquark)
-    if not isinstance(out, BaseException):
+    out = attempt(fuzz_stats, lambda: _topquark(tmp_path), path, limit_s=5.0)
+    if not isinstance(out, InputError):
         _check_dataset(out, 4)
 
 
@@ -461,8 +452,6 @@ def _topquark_file(seeds, tmp_path) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason="finding for datasets/topquark.py: corrupt HDF5 group metadata "
-                   "escapes as h5py RuntimeError from _open_table (only OSError at open is converted)")
 def test_topquark_corrupt_btree_is_input_error(seeds, tmp_path):
     path = _topquark_file(seeds, tmp_path)
     data = bytearray(path.read_bytes())
@@ -473,9 +462,6 @@ def test_topquark_corrupt_btree_is_input_error(seeds, tmp_path):
         _topquark(tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="finding for datasets/topquark.py: a declared row count far beyond "
-                   "the stored data (unwritten chunks read as fill values) is read row by row: unbounded "
-                   "time and memory")
 def test_topquark_inflated_row_count_is_refused_quickly(seeds, tmp_path):
     path = _topquark_file(seeds, tmp_path)
     with h5py.File(path, "a") as f:
