@@ -48,7 +48,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     args = ap.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)
-    print(f"two-body, preset {args.preset!r} {overrides or ''}; torch threads {torch.get_num_threads()}")
+    threads = resolve_config("twobody", args.preset, overrides=overrides).train.threads
+    print(f"two-body, preset {args.preset!r} {overrides or ''}; torch threads {threads}")
     print(f"{'seed':>4} {'time to 0.99 (s)':>17} {'steps':>6} {'whole run (s)':>14} {'final sim':>10}")
     rows = []
     with tempfile.TemporaryDirectory() as logdir:

@@ -32,7 +32,7 @@ import numpy as np
 
 from liegan.datasets.base import DatasetInfo
 from liegan.lie import frobenius_cosine, generator_shares, span_similarity
-from liegan.metric import cosine, invariant_metric, signature
+from liegan.metric import canonical, cosine, invariant_metric, signature
 
 
 def slug(name: str) -> str:
@@ -71,19 +71,18 @@ def metric_scores(L: np.ndarray, truth: np.ndarray, name: str) -> dict:
         except ValueError:  # every channel a pure dilation: no conformal class either
             out[f"{prefix}signature"] = None
             continue
-        J = res.null_space[0] if res.null_dim else res.candidates[0]  # best candidate even when not null
+        # the best candidate even when no direction is below the tolerance, in canonical form (sign fixed:
+        # a raw singular vector's sign is arbitrary and would flip the signature)
+        J = res.null_space[0] if res.null_dim else canonical(res.candidates[0])
         out[f"{prefix}cosine_{name}"] = cosine(J, truth)
         out[f"{prefix}gap"] = float(res.gap)
         if conformal:
-            out["metric_solve"] = "conformal"
-            out[f"{prefix}signature"] = list(signature(J))
-            out["metric_null_dim"] = res.null_dim
-            out["metric_min_singular_value"] = float(res.singular_values[0])
+            d = np.diag(J)
+            out.update(metric_solve="conformal", metric_signature=list(signature(J)), metric_null_dim=res.null_dim,
+                       metric_min_singular_value=float(res.singular_values[0]),
+                       metric_diagonal=(d / d[0]).tolist() if abs(d[0]) > 1e-12 else d.tolist())
         else:
             out[f"{prefix}signature"] = list(res.signature) if res.signature else None
-        if conformal:
-            d = np.diag(J)
-            out["metric_diagonal"] = (d / d[0]).tolist() if abs(d[0]) > 1e-12 else d.tolist()
     return out
 
 
