@@ -146,6 +146,7 @@ class Trainer:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=tuple(t.betas_d))
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.n_batches = (len(data) + t.batch_size - 1) // t.batch_size  # steps per epoch
+        t.lr_factor(0.0)  # an unknown lr_schedule fails here, before any data are touched
         decay = t.lambda_decay
         if t.lambda_id_final is not None and (len(decay) != 2 or not 0 <= decay[0] <= decay[1]):
             raise InputError(f"train.lambda_decay must be [start, end] epochs with 0 <= start <= end, "
@@ -164,7 +165,7 @@ class Trainer:
         r_id = identity_regulariser(gx, x)
         r_ch = channel_orthogonality(L, t.orth_form)
         r_norm = L.abs().pow(t.reg_p).sum().pow(1.0 / t.reg_p)
-        lambda_id = t.lambda_id_at(self.epoch + self.step_in_epoch / self.n_batches)  # t.lambda_id unless scheduled
+        lambda_id = t.lambda_id_at(self.progress())  # t.lambda_id unless scheduled
         loss = adv + lambda_id * r_id + t.eta_ch * r_ch + t.mu_reg * r_norm
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -206,14 +207,24 @@ class Trainer:
         """An in-memory copy of the state (the 'last good state' a fault recovery goes back to)."""
         return copy.deepcopy(self.state_dict())
 
+    def progress(self) -> float:
+        """Fractional epochs done: what the lambda and learning-rate schedules are functions of (so a resumed
+        run follows them exactly)."""
+        return self.epoch + self.step_in_epoch / self.n_batches
+
+    def set_learning_rates(self) -> None:
+        """The configured rates times the schedule's factor, halved once per fault recovery so far."""
+        factor = self.cfg.train.lr_factor(self.progress()) * 0.5 ** self.recoveries
+        for opt, lr in ((self.opt_g, self.cfg.train.lr_g), (self.opt_d, self.cfg.train.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * factor
+
     def recover(self, good: dict) -> None:
         """Go back to ``good`` with both learning rates halved once more than before."""
         n = self.recoveries + 1
         self.load_state_dict(good)
         self.recoveries = n
-        for opt, lr in ((self.opt_g, self.cfg.train.lr_g), (self.opt_d, self.cfg.train.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = lr * 0.5 ** n
+        self.set_learning_rates()
 
     def algebra(self, metrics: dict) -> Algebra:
         info = self.data.info
@@ -308,7 +319,8 @@ def _train(cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, pro
                     idx = distributed.shard(trainer.perm[s:s + t.batch_size], ctx).to(device)
                     x = trainer.x[idx]
                     y = trainer.y[idx] if trainer.y is not None else None
-                    # ---- the two adversarial steps
+                    # ---- the two adversarial steps, at this step's scheduled learning rates
+                    trainer.set_learning_rates()
                     g_stats, gx, gy, z = trainer.generator_step(x, y)
                     d_stats = trainer.discriminator_step(x, y, gx, gy)
                     stats = g_stats | d_stats

@@ -1,6 +1,9 @@
 """The training loop end to end on small two-body data: run folder, discovery, reproducibility, resume,
 and a non-finite loss stopping the run with its last good checkpoint intact."""
 
+import os
+import signal
+
 import numpy as np
 import pytest
 import torch
@@ -62,3 +65,31 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
     assert state["epoch"] == 1 and torch.isfinite(state["generator"]["L"]).all()
     assert not (tmp_path / "run" / "algebra.npz").exists(), "no algebra exported from a diverged run"
+
+
+def test_cosine_learning_rate_schedule():
+    from liegan.config import TrainConfig
+
+    t = TrainConfig(epochs=10, lr_schedule="cosine", lr_floor=0.1)
+    assert t.lr_factor(0) == 1.0 and t.lr_factor(5) == pytest.approx(0.55) and t.lr_factor(10) == pytest.approx(0.1)
+    assert TrainConfig().lr_factor(7.3) == 1.0
+
+
+def test_scheduled_run_resumes_exactly_and_applies_the_rates(tmp_path):
+    over = {"train.epochs": 3, "train.lr_schedule": "cosine", "train.lr_floor": 0.2}
+    full = train(small_cfg(tmp_path, "full", **over), progress=False)
+    steps = 3 * 16  # 3 epochs of 2000 samples at batch 128
+    lr_g = small_cfg(tmp_path, "x").train.lr_g
+    last = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")["opt_g"]["param_groups"][0]["lr"]
+    expected = lr_g * (0.2 + 0.8 * 0.5 * (1 + np.cos(np.pi * (steps - 1) / steps)))  # the last step's rate
+    assert last == pytest.approx(expected, rel=1e-9)
+
+    def terminate(trainer):
+        if trainer.global_step == 21:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    assert train(small_cfg(tmp_path, "part", **over), progress=False, on_step=terminate).interrupted
+    resumed = train(resume_config(tmp_path / "part"), resume=tmp_path / "part", progress=False)
+    np.testing.assert_array_equal(resumed.algebra.generators, full.algebra.generators)
+    constant = train(small_cfg(tmp_path, "const", **{"train.epochs": 3}), progress=False)
+    assert not np.array_equal(constant.algebra.generators, full.algebra.generators)  # the schedule acted
