@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from liegan.algebras import MINKOWSKI
-from liegan.metric import MetricResult, cosine, invariant_metric
+from liegan.metric import MetricResult, cosine, solve_metric
 
 
 def describe(res: MetricResult, feature_names: list[str] | None = None) -> str:
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="null-space threshold (singular value / largest)")
 
     def fn(alg, args):
-        return describe(invariant_metric(alg.generators, args.tol), alg.feature_names)
+        return describe(solve_metric(alg.generators, args.tol)[0], alg.feature_names)
 
     return run_script(argv, "Invariant metric of an exported algebra", fn, add)
 

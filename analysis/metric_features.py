@@ -22,7 +22,7 @@ import numpy as np
 
 from liegan.algebras import MINKOWSKI
 from liegan.io import InputError, write_text_atomic
-from liegan.metric import cosine, invariant_metric
+from liegan.metric import cosine, solve_metric
 
 EUCLIDEAN = np.eye(4)
 
@@ -90,10 +90,10 @@ def learned_metric(path: str) -> tuple[np.ndarray, dict]:
     alg = load_algebra(path)
     if alg.n_dim != 4:
         raise InputError(f"{path}: the algebra acts on R^{alg.n_dim}; four-momenta need n = 4")
-    res = invariant_metric(alg.generators)
+    res, solve = solve_metric(alg.generators)
     if res.metric is None:
         raise InputError(f"{path}: {res.message}")
-    return res.metric, {"metric": res.metric.tolist(), "message": res.message, "gap": res.gap,
+    return res.metric, {"metric": res.metric.tolist(), "solve": solve, "message": res.message, "gap": res.gap,
                         "signature": list(res.signature), "cosine_minkowski": cosine(res.metric, MINKOWSKI)}
 
 

@@ -17,7 +17,7 @@ from liegan.algebras import MINKOWSKI
 from liegan.analysis.diagnostics import Diagnostics, diagnose
 from liegan.analysis.discrete import MAX_ORDER, ORDER_TOL, DiscreteResult, discrete_analysis, is_integer_run
 from liegan.io import atomic_path, write_text_atomic
-from liegan.metric import MetricResult, cosine, invariant_metric
+from liegan.metric import MetricResult, cosine, solve_metric
 
 FIGURES = {"generators": "generators.png", "canonical": "canonical.png", "metric": "metric.png",
            "spectrum": "spectrum.png"}
@@ -29,7 +29,7 @@ def analyze(algebra: Algebra, metric_tol: float = 0.05, max_order: int = MAX_ORD
     L = algebra.generators
     n = algebra.n_dim
     diag = diagnose(L)
-    met = invariant_metric(L, tol=metric_tol)
+    met, solve = solve_metric(L, tol=metric_tol)
     b = diag.best
     out: dict[str, Any] = {
         "dataset": algebra.dataset,
@@ -47,6 +47,7 @@ def analyze(algebra: Algebra, metric_tol: float = 0.05, max_order: int = MAX_ORD
         "killing_signature": list(diag.killing_signature),
         "canonical_basis": {"names": diag.canonical_names, "generators": diag.canonical},
         "metric": met.metric,
+        "metric_solve": solve,  # 'conformal': invariant only up to scale (e.g. a dilation channel)
         "metric_null_dim": met.null_dim,
         "metric_null_space": met.null_space,
         "metric_singular_values": met.singular_values,

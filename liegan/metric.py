@@ -168,3 +168,23 @@ def invariant_metric(L, tol: float = 0.05, conformal: bool = False) -> MetricRes
     else:
         residuals = metric_residual(L, J)
     return MetricResult(J, null, S / smax, gap, tol, residuals, signature(J), msg, cands)
+
+
+def solve_metric(L, tol: float = 0.05) -> tuple[MetricResult, str]:
+    """The strict solve, or, when it finds nothing but the conformal solve does, the conformal one.
+
+    Returns (result, 'strict' | 'conformal').  A learned algebra such as so(1,3) plus a dilation channel
+    (what LieGAN finds on massless jet constituents) preserves Minkowski's metric only up to scale; the
+    fallback reports that metric and says so in its message instead of reporting no metric at all.
+    """
+    strict = invariant_metric(L, tol)
+    if strict.metric is not None:
+        return strict, "strict"
+    try:
+        conf = invariant_metric(L, tol, conformal=True)
+    except ValueError:  # every generator a pure dilation
+        return strict, "strict"
+    if conf.metric is None:
+        return strict, "strict"
+    conf.message = f"no strictly invariant metric ({strict.message}); up to scale: {conf.message}"
+    return conf, "conformal"

@@ -126,3 +126,17 @@ def test_conformal_solve_is_the_strict_one_for_traceless_generators_and_still_re
     # negative control: sl(4) (traceless, but no common conformal class) has no conformal metric either
     from liegan.algebras import sl
     assert invariant_metric(sl(4), conformal=True).metric is None
+
+
+def test_solve_metric_falls_back_to_conformal_only_when_the_strict_solve_fails():
+    from liegan.algebras import gl
+    from liegan.metric import solve_metric
+
+    res, solve = solve_metric(so13())
+    assert solve == "strict" and res.signature == (1, 3)
+    with_dilation = np.concatenate([so13(), np.eye(4)[None]])
+    res, solve = solve_metric(with_dilation)
+    assert solve == "conformal" and "no strictly invariant metric" in res.message
+    assert np.allclose(res.metric, MINKOWSKI, atol=1e-10)
+    res, solve = solve_metric(gl(4))  # negative control: nothing is preserved even up to scale
+    assert solve == "strict" and res.metric is None
