@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from liegan.algebra import Algebra, _jsonable, load_algebra
+from liegan.algebra import Algebra, load_algebra
 from liegan.algebras import MINKOWSKI
 from liegan.analysis.diagnostics import Diagnostics, diagnose
 from liegan.analysis.discrete import MAX_ORDER, ORDER_TOL, DiscreteResult, discrete_analysis, is_integer_run
-from liegan.io import atomic_path, write_text_atomic
+from liegan.io import atomic_path, jsonable, write_text_atomic
 from liegan.metric import MetricResult, cosine, solve_metric
 
 FIGURES = {"generators": "generators.png", "canonical": "canonical.png", "metric": "metric.png",
@@ -64,7 +64,7 @@ def analyze(algebra: Algebra, metric_tol: float = 0.05, max_order: int = MAX_ORD
         disc = discrete_analysis(L, algebra.feature_names, max_order, order_tol)
         out["discrete_order"] = disc[0].order if len(disc) == 1 else [d.order for d in disc]
         out["discrete"] = [d.as_dict() for d in disc]
-    return _jsonable(out), diag, met, disc
+    return jsonable(out), diag, met, disc
 
 
 # ------------------------------------------------------------------------------------------------ figures

@@ -10,7 +10,6 @@ On disk it is two files side by side, written atomically:
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,27 +17,12 @@ from typing import Any
 import numpy as np
 
 from liegan._version import __version__
-from liegan.io import InputError, atomic_path, write_text_atomic
+from liegan.io import InputError, atomic_path, jsonable, write_text_atomic
 from liegan.safe_arrays import max_array_bytes, npz_names, read_npz
 
 FORMAT_VERSION = 1
 NPZ_NAME, JSON_NAME = "algebra.npz", "algebra.json"
 _REQUIRED_JSON = ("dataset", "feature_names", "n_dim", "n_channels", "coefficients")
-
-
-def _jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays and non-finite floats to plain JSON (NaN/inf become strings)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    return obj
 
 
 @dataclass
@@ -80,7 +64,7 @@ class Algebra:
         return int(self.generators.shape[0])
 
     def metadata(self) -> dict:
-        return _jsonable({
+        return jsonable({
             "format_version": FORMAT_VERSION,
             "dataset": self.dataset,
             "feature_names": list(self.feature_names),

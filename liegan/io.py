@@ -1,12 +1,32 @@
-"""Small file helpers shared by every writer and reader: atomic writes and one error type for bad input."""
+"""Small file helpers shared by every writer and reader: atomic writes, JSON conversion, and the error
+types for bad input and failed training."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays and non-finite floats to plain JSON (NaN/inf become strings)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    return obj
 
 
 class InputError(Exception):

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import torch
 
-from liegan.algebra import Algebra, _jsonable, load_algebra
+from liegan.algebra import Algebra, load_algebra
 from liegan.bridge.actions import mlp
 from liegan.bridge.conserved import ConservationTracker
 from liegan.bridge.induced import Task, loss_invariance_error
 from liegan.bridge.teleport import TeleportSchedule, descend
 from liegan.config import DataConfig
-from liegan.io import InputError, write_text_atomic
+from liegan.io import InputError, jsonable, write_text_atomic
 
 MODELS = {"mlp": "relu", "linear": "identity"}  # --model -> hidden activation (each has an exact action)
 
@@ -151,7 +151,7 @@ def run_bridge(run: str | Path, cfg: BridgeConfig | None = None, out: str | Path
     finally:
         writer.close()
 
-    result = _jsonable({
+    result = jsonable({
         "algebra": str(src), "dataset": info, "model": cfg.model, "config": dataclasses.asdict(cfg),
         "fit": fitted,
         "invariance_ratio": inv.ratio, "invariance": inv.to_dict(),
