@@ -4,19 +4,35 @@ larger ||grad L||^2 at the same loss, then keep descending.
 The group parameters z (one coefficient vector per layer action) are optimised by normalised gradient
 ascent on ||grad_theta L(g(z).theta)||^2 (double backprop); the actions are exact, so the loss does not
 change (checked: a step that moves the loss by more than ``loss_tol`` relative is refused).
+
+Any object with basis(dtype) (d, n, n), element(z) and transform(params, g) is an action here: the
+architecture's LayerAction subclasses, and the induced action of a discovered data algebra
+(:class:`liegan.bridge.induced.AlgebraAction`, W1 -> W1 exp(-sum z_i L_i)).  A data symmetry holds for
+the data distribution, not necessarily on a finite batch, so ``loss_tol`` is then the accepted change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 from torch import nn
 
-from liegan.bridge.actions import LayerAction, Params, actions_for, load_params, params_of
+from liegan.bridge.actions import Params, actions_for, load_params, params_of
 
 LossFn = Callable[[Params], torch.Tensor]
+
+
+class GroupAction(Protocol):
+    """What teleport() needs of an action: a Lie-algebra basis, exp of coefficients, the law on theta."""
+
+    def basis(self, dtype=torch.float64) -> torch.Tensor: ...
+
+    def element(self, z: torch.Tensor) -> torch.Tensor: ...
+
+    def transform(self, params: Params, g: torch.Tensor) -> Params: ...
 
 
 @dataclass
@@ -28,7 +44,7 @@ class TeleportResult:
     steps_taken: int
 
 
-def _moved(theta: Params, actions: list[LayerAction], zs: list[torch.Tensor]) -> Params:
+def _moved(theta: Params, actions: list[GroupAction], zs: list[torch.Tensor]) -> Params:
     p = theta
     for a, z in zip(actions, zs, strict=True):
         p = a.transform(p, a.element(z))
@@ -59,7 +75,7 @@ def _descent_gain(loss_fn: LossFn, params: Params, lr: float, lookahead: int) ->
     return gain if gain == gain else float("-inf")
 
 
-def teleport(model: nn.Module, loss_fn: LossFn, actions: list[LayerAction] | None = None, steps: int = 10,
+def teleport(model: nn.Module, loss_fn: LossFn, actions: list[GroupAction] | None = None, steps: int = 10,
              lr: float = 0.1, loss_tol: float = 1e-6, descent_lr: float | None = None,
              lookahead: int = 10) -> TeleportResult:
     """Teleport ``model`` in place.  loss_fn(params) -> scalar loss at the parameter dict ``params``.
@@ -135,11 +151,13 @@ class Descent:
 
 def descend(model: nn.Module, loss_fn: LossFn, lr: float, steps: int,
             schedule: TeleportSchedule | None = None, teleport_kw: dict | None = None,
-            on_step: Callable[[int, float], None] | None = None) -> Descent:
-    """Plain gradient descent on loss_fn (full batch), teleporting when ``schedule`` says so.
+            on_step: Callable[[int, float], None] | None = None,
+            actions: list[GroupAction] | None = None) -> Descent:
+    """Plain gradient descent on loss_fn (full batch), teleporting when ``schedule`` says so, along
+    ``actions`` (default: the architecture's, :func:`actions_for`).
 
     losses[i] is the loss before step i (losses[0] at the start, after a step-0 teleport)."""
-    actions = actions_for(model)
+    actions = actions_for(model) if actions is None else actions
     losses, teleports = [], []
     for i in range(steps + 1):
         if schedule is not None and i < steps and schedule.due(i):

@@ -2,9 +2,16 @@
 
 import copy
 
+import pytest
 import torch
+from torch import nn
 
+from liegan.algebras import so13
+from liegan.bridge.induced import AlgebraAction, Task, algebra_action
 from liegan.bridge.teleport import TeleportSchedule, descend, linear_regression_problem, teleport
+
+F64 = torch.float64
+SO13 = torch.as_tensor(so13())  # K_x, K_y, K_z, J_x, J_y, J_z on (E, px, py, pz)
 
 
 def test_teleport_keeps_loss_and_raises_gradient():
@@ -38,3 +45,107 @@ def test_teleport_speeds_up_descent_one_seed():
 def test_schedule():
     s = TeleportSchedule(every=10, at=(3,), max_count=3)
     assert [i for i in range(40) if s.due(i)] == [0, 3, 10]
+
+
+# --------------------------------------------------------------- teleporting along a data symmetry
+
+
+def _equivariant_task(samples: int = 32, a: float = 1.5) -> Task:
+    """Four-vectors x with exactly isotropic second moments on the batch (X^T X = N I) and the
+    equivariant target y = a x: every rotation is an exact symmetry of the batch loss for any model."""
+    gen = torch.Generator().manual_seed(0)
+    Q, _ = torch.linalg.qr(torch.randn(samples, 4, generator=gen, dtype=F64))
+    x = Q[:, None, :] * samples**0.5
+    return Task(x, a * x, "vector")
+
+
+def _linear_net(B: torch.Tensor, h: int = 6, seed: int = 1) -> nn.Sequential:
+    """Linear(4, h) -> Identity -> Linear(h, 4), no biases, with end-to-end map W2 W1 = B."""
+    gen = torch.Generator().manual_seed(seed)
+    model = nn.Sequential(nn.Linear(4, h, bias=False), nn.Identity(), nn.Linear(h, 4, bias=False)).to(F64)
+    W1 = torch.randn(h, 4, generator=gen, dtype=F64)
+    with torch.no_grad():
+        model[0].weight.copy_(W1)
+        model[2].weight.copy_(B @ torch.linalg.pinv(W1))
+    return model
+
+
+def _boost_commuting_map() -> torch.Tensor:
+    """An end-to-end map that commutes with the x-boost K_x (b0 I + b1 K_x on (E, px)) but not with
+    K_y, K_z or the rotations (a generic block on (py, pz))."""
+    B = torch.zeros(4, 4, dtype=F64)
+    B[:2, :2] = 0.3 * torch.eye(2, dtype=F64) + 0.2 * SO13[0, :2, :2]
+    B[2:, 2:] = torch.tensor([[0.5, 0.1], [-0.2, 0.7]], dtype=F64)
+    return B
+
+
+def _teleport_along(model, task, generators, **kw):
+    action = algebra_action(model, task, generators)
+    assert isinstance(action, AlgebraAction)
+    return teleport(model, lambda p: task.loss(model, p), [action], **kw)
+
+
+def test_boost_teleport_keeps_loss_and_raises_gradient():
+    """Where the network's map commutes with the boost, W1 -> W1 exp(-z K_x), W2 -> exp(z K_x) W2 keeps
+    the function and the loss, and, the boost being non-compact, moves ||grad L||^2 without bound."""
+    task = _equivariant_task()
+    model = _linear_net(_boost_commuting_map())
+    res = _teleport_along(model, task, SO13[:1], steps=10, lr=0.2, loss_tol=1e-10)
+    assert res.steps_taken == 10
+    assert abs(res.loss_after - res.loss_before) <= 1e-12 * res.loss_before
+    assert res.grad_sq_after > 10 * res.grad_sq_before, (res.grad_sq_before, res.grad_sq_after)
+    W2W1 = model[2].weight @ model[0].weight
+    assert torch.allclose(W2W1, _boost_commuting_map(), atol=1e-12)  # same function, new factors
+
+
+def test_rotation_teleport_keeps_loss_and_gradient_norm():
+    """Rotations are an exact data symmetry of this batch for a generic network, and compact: the loss
+    and ||grad L||^2 are both constant along their orbit."""
+    task = _equivariant_task()
+    model = _linear_net(torch.randn(4, 4, generator=torch.Generator().manual_seed(2), dtype=F64))
+    res = _teleport_along(model, task, SO13[3:], steps=5, lr=0.2, loss_tol=1e-10)
+    assert abs(res.loss_after - res.loss_before) <= 1e-12 * res.loss_before
+    assert abs(res.grad_sq_after - res.grad_sq_before) <= 1e-10 * res.grad_sq_before
+
+
+@pytest.mark.parametrize("which", ["K_y", "K_x@generic"])
+def test_teleport_along_a_non_symmetry_is_refused(which):
+    """Negative control: K_y does not commute with the network's map, and K_x does not commute with a
+    generic one; either move changes the loss, and the same loss check refuses every step."""
+    task = _equivariant_task()
+    if which == "K_y":
+        model, L = _linear_net(_boost_commuting_map()), SO13[1:2]
+    else:
+        model, L = _linear_net(torch.randn(4, 4, generator=torch.Generator().manual_seed(2), dtype=F64)), SO13[:1]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    res = _teleport_along(model, task, L, steps=5, lr=0.2, loss_tol=1e-6)
+    assert res.steps_taken == 0 and res.grad_sq_after == res.grad_sq_before
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    # the loss would have moved far beyond the tolerance: a one-step move of the same size
+    g = torch.linalg.matrix_exp(0.2 * L[0])
+    moved = algebra_action(model, task, L).transform(dict(model.named_parameters()), g)
+    with torch.no_grad():
+        assert abs(float(task.loss(model, moved)) - res.loss_before) > 1e-3 * res.loss_before
+
+
+def test_boost_teleport_then_descend():
+    """descend() teleports along the induced boost at step 0 and then reaches the loss threshold sooner."""
+    task = _equivariant_task()
+    plain_model = _linear_net(_boost_commuting_map())
+    tele_model = copy.deepcopy(plain_model)
+    lr = 0.02
+    plain = descend(plain_model, lambda p: task.loss(plain_model, p), lr, 60)
+    tele = descend(tele_model, lambda p: task.loss(tele_model, p), lr, 60, schedule=TeleportSchedule(at=(0,)),
+                   teleport_kw={"steps": 20, "lr": 0.2, "descent_lr": lr, "loss_tol": 1e-10},
+                   actions=[algebra_action(tele_model, task, SO13[:1])])
+    (step, res), = tele.teleports
+    assert step == 0 and res.steps_taken > 0 and res.grad_sq_after > res.grad_sq_before
+    threshold = 0.1 * plain.losses[0]
+    n_plain, n_tele = plain.steps_to(threshold), tele.steps_to(threshold)
+    assert n_plain is not None and n_tele is not None and n_tele < n_plain, (n_plain, n_tele)
+
+
+def test_algebra_action_rejects_a_wrong_dimension():
+    task = _equivariant_task()
+    with pytest.raises(ValueError, match="R\\^3"):
+        algebra_action(_linear_net(_boost_commuting_map()), task, torch.zeros(1, 3, 3).numpy())
