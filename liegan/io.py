@@ -34,6 +34,17 @@ class InputError(Exception):
     prints it on one line and exits non-zero instead of showing a traceback."""
 
 
+def byte_cap(env_var: str, default: int) -> int:
+    """A size cap in bytes: ``default``, unless the environment variable ``env_var`` overrides it."""
+    env = os.environ.get(env_var)
+    if not env:
+        return default
+    try:
+        return int(env)
+    except ValueError:
+        raise InputError(f"{env_var}: not an integer: {env!r}") from None
+
+
 class TrainingError(Exception):
     """Training cannot go on (e.g. a non-finite loss).  The run folder keeps its last good checkpoint."""
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from liegan.io import InputError
+from liegan.io import InputError, byte_cap
 
 MAX_ARRAY_BYTES = 2 * 1024**3
 """Default cap on the bytes of any one array read from a user's .npz or .h5 file."""
@@ -38,13 +38,7 @@ _NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, Ke
 
 
 def max_array_bytes() -> int:
-    env = os.environ.get("LIEGAN_MAX_ARRAY_BYTES")
-    if env:
-        try:
-            return int(env)
-        except ValueError:
-            raise InputError(f"LIEGAN_MAX_ARRAY_BYTES: not an integer: {env!r}") from None
-    return MAX_ARRAY_BYTES
+    return byte_cap("LIEGAN_MAX_ARRAY_BYTES", MAX_ARRAY_BYTES)
 
 
 def _native(arr: np.ndarray) -> np.ndarray:

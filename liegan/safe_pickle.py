@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from liegan.io import InputError
+from liegan.io import InputError, byte_cap
 
 MAX_PICKLE_BYTES = 2 * 1024**3
 """Default cap on the size of a pickle (file or bytes) and on the total size of the arrays it rebuilds.
@@ -36,13 +36,7 @@ Override per call with ``max_bytes`` or for the process with the environment var
 
 
 def _default_cap() -> int:
-    env = os.environ.get("LIEGAN_MAX_PICKLE_BYTES")
-    if env:
-        try:
-            return int(env)
-        except ValueError:
-            raise InputError(f"LIEGAN_MAX_PICKLE_BYTES: not an integer: {env!r}") from None
-    return MAX_PICKLE_BYTES
+    return byte_cap("LIEGAN_MAX_PICKLE_BYTES", MAX_PICKLE_BYTES)
 
 
 def _numpy_multiarray():

@@ -16,11 +16,18 @@ from liegan.bridge.actions import (
     params_of,
 )
 from liegan.bridge.conserved import ConservationTracker, conserved_quantities, relative_drift
-from liegan.bridge.induced import InducedAction, InvarianceReport, Task, loss_invariance_error
+from liegan.bridge.induced import (
+    AlgebraAction,
+    InducedAction,
+    InvarianceReport,
+    Task,
+    algebra_action,
+    loss_invariance_error,
+)
 from liegan.bridge.teleport import TeleportSchedule, descend, linear_regression_problem, teleport
 
-__all__ = ["ActionError", "ConservationTracker", "GLAction", "InducedAction", "InvarianceReport",
+__all__ = ["ActionError", "AlgebraAction", "ConservationTracker", "GLAction", "InducedAction", "InvarianceReport",
            "LayerAction", "NonlinearAction", "OrthogonalAction", "Radial", "RescaleAction", "Task",
-           "TeleportSchedule", "action_error", "actions_for", "conserved_quantities", "descend", "evaluate",
+           "TeleportSchedule", "action_error", "actions_for", "algebra_action", "conserved_quantities", "descend", "evaluate",
            "linear_regression_problem", "loss_invariance_error", "mlp", "params_of", "relative_drift",
            "teleport"]
