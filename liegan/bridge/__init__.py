@@ -28,6 +28,6 @@ from liegan.bridge.teleport import TeleportSchedule, descend, linear_regression_
 
 __all__ = ["ActionError", "AlgebraAction", "ConservationTracker", "GLAction", "InducedAction", "InvarianceReport",
            "LayerAction", "NonlinearAction", "OrthogonalAction", "Radial", "RescaleAction", "Task",
-           "TeleportSchedule", "action_error", "actions_for", "algebra_action", "conserved_quantities", "descend", "evaluate",
-           "linear_regression_problem", "loss_invariance_error", "mlp", "params_of", "relative_drift",
-           "teleport"]
+           "TeleportSchedule", "action_error", "actions_for", "algebra_action", "conserved_quantities",
+           "descend", "evaluate", "linear_regression_problem", "loss_invariance_error", "mlp", "params_of",
+           "relative_drift", "teleport"]
