@@ -56,13 +56,15 @@ _PAPER = {
 # sawtooth in atan2(x2, x1), and until then only the identity regulariser moves L.  With lambda 1 and
 # lr_g 2e-3 the rotation angle outruns the identity's pull; lambda then decays to 0 over epochs 6-14 so the
 # discriminator alone settles the angle on a multiple of 2 pi / 7 (a constant lambda leaves it ~5 % off).
-# A narrower, faster-learning discriminator (3 x 64, lr 3e-3, batch 256) learns the sawtooth soonest.
+# A narrower, faster-learning discriminator (3 x 64, lr 3e-3, batch 256) learns the sawtooth soonest.  A
+# cosine learning-rate decay to 0.2 over 60 epochs then lets the discriminator hold the angle steady: order 7
+# about x3 on seeds 0-5 (errors 0.027-0.060 against the tolerance 0.1; 40 constant-rate epochs: 3 of 4).
 _DEFAULT = {
     "generator": {"channels": 1, "mask": "none", "coefficients": "integer", "int_low": 1, "int_high": 1,
                   "init_scale": 0.3},
     "discriminator": {"hidden": [64, 64, 64]},
     "train": {"lambda_id": 1.0, "lambda_id_final": 0.0, "lambda_decay": [6, 14], "lr_g": 2e-3, "lr_d": 3e-3,
-              "batch_size": 256, "epochs": 40},
+              "batch_size": 256, "epochs": 60, "lr_schedule": "cosine", "lr_floor": 0.2},
 }
 
 register(DatasetSpec(
