@@ -16,7 +16,7 @@ from liegan.lie import (
     span_similarity,
     structure_constants,
 )
-from liegan.metric import MetricResult, invariant_metric, metric_residual
+from liegan.metric import MetricResult, invariant_metric, metric_residual, solve_metric
 
 __all__ = [
     "Algebra",
@@ -35,6 +35,7 @@ __all__ = [
     "load_algebra",
     "metric_residual",
     "normalise",
+    "solve_metric",
     "span_similarity",
     "structure_constants",
 ]
