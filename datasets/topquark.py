@@ -193,11 +193,9 @@ def read_jets(path: str | os.PathLike, constituents: int = 2, n_samples: int | N
             rows = buf[:m]
             lab_field, lab_pos = columns[LABEL]
             lab = rows[lab_field].reshape(m, -1)[:, lab_pos]
-            if lab.dtype.kind == "f" and not np.all(np.isin(lab, (0.0, 1.0))):
+            if not np.all(np.isin(lab, (0, 1))):  # before the cast, which would truncate e.g. 0.5 to 0
                 raise InputError(f"{src}: '{LABEL}' holds values other than 0 and 1 in rows {start}-{stop}")
             lab = lab.astype(np.int64)
-            if not np.all((lab == 0) | (lab == 1)):
-                raise InputError(f"{src}: '{LABEL}' holds values other than 0 and 1 in rows {start}-{stop}")
             x = np.empty((m, len(wanted)), dtype=np.float32)
             for field, pos in by_field.items():
                 block = rows[field].reshape(m, -1)

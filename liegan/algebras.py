@@ -145,16 +145,3 @@ def generator_names(name: str, n: int) -> list[str]:
 def named_references(n: int) -> dict[str, tuple[np.ndarray, list[str]]]:
     """Like :func:`references_for`, with each algebra's generator names: {name: (gens (d, n, n), names)}."""
     return {name: (gens, generator_names(name, n)) for name, gens in references_for(n).items()}
-
-
-def by_name(name: str) -> np.ndarray:
-    """Look up a reference algebra by a short name used in dataset declarations and the CLI:
-    'so13', 'so2_twobody', 'so3', 'so<n>', 'gl<n>', 'sl<n>', 'scaling<n>'."""
-    key = name.lower().replace("(", "").replace(")", "").replace(",", "")
-    fixed = {"so13": so13, "so2_twobody": twobody_so2}
-    if key in fixed:
-        return fixed[key]()
-    for prefix, build in (("so", so), ("gl", gl), ("sl", sl), ("scaling", scaling)):
-        if key.startswith(prefix) and key[len(prefix):].isdigit():
-            return build(int(key[len(prefix):]))
-    raise KeyError(f"unknown reference algebra {name!r}")
