@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from liegan.lie import frobenius_cosine
+
 
 def symmetric_basis(n: int) -> np.ndarray:
     """Orthonormal (Frobenius) basis of symmetric n x n matrices, shape (n(n+1)/2, n, n)."""
@@ -61,8 +63,7 @@ def canonical(J: np.ndarray) -> np.ndarray:
 
 def cosine(A: np.ndarray, B: np.ndarray) -> float:
     """|<A, B>_F| / (||A|| ||B||): the sign of a metric is a convention, so it does not count."""
-    den = np.linalg.norm(A) * np.linalg.norm(B)
-    return float(abs(np.sum(A * B)) / den) if den > 0 else 0.0
+    return abs(frobenius_cosine(A, B))
 
 
 def _readable_basis(V: np.ndarray, B: np.ndarray) -> np.ndarray:
