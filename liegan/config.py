@@ -141,10 +141,12 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
     if value is None:
         return None
     try:
-        if "list[int]" in s:
-            return [int(v) for v in (value.split(",") if isinstance(value, str) else value)]
-        if "list[float]" in s:
-            return [float(v) for v in (value.split(",") if isinstance(value, str) else value)]
+        if "list[" in s:
+            item = int if "list[int]" in s else float
+            items = value
+            if isinstance(value, str):  # "64,64" from --set, or the TOML-looking "[64, 64]"
+                items = [v for v in value.strip().removeprefix("[").removesuffix("]").split(",") if v.strip()]
+            return [item(v) for v in items]
         if typ is bool or s.startswith("bool"):
             if isinstance(value, str):
                 if value.lower() not in ("true", "false", "1", "0", "yes", "no"):

@@ -23,6 +23,15 @@ def test_unknown_keys_and_bad_values_are_errors():
         apply_overrides(TrainCommandConfig(), {"train.epochs": "abc"})
 
 
+def test_list_options_from_the_command_line():
+    for text in ("64,64", "[64, 64]", " [64,64] "):
+        assert apply_overrides(TrainCommandConfig(), {"discriminator.hidden": text}).discriminator.hidden == [64, 64]
+    assert apply_overrides(TrainCommandConfig(), {"discriminator.hidden": "[]"}).discriminator.hidden == []
+    assert apply_overrides(TrainCommandConfig(), {"train.betas_g": "[0.9, 0.99]"}).train.betas_g == [0.9, 0.99]
+    with pytest.raises(InputError, match="discriminator.hidden: cannot use '\\[64; 64\\]'"):
+        apply_overrides(TrainCommandConfig(), {"discriminator.hidden": "[64; 64]"})
+
+
 def test_resolution_order_defaults_preset_file_cli(tmp_path):
     (tmp_path / "c.toml").write_text('[train]\nepochs = 7\nbatch_size = 32\n[generator]\nchannels = 2\n')
     cfg = resolve_config("twobody", "paper", str(tmp_path / "c.toml"), {"train.batch_size": "16", "train.seed": None})
