@@ -82,14 +82,19 @@ def channel_orthogonality(L: torch.Tensor, form: str = "frobenius") -> torch.Ten
     return G[iu[0], iu[1]].abs().sum()
 
 
+def identity_cosine(gx: torch.Tensor, x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Mean over batch and components of cos(gx, x), cosine over the feature axis (signed, so that means
+    of equal-sized shards average to the mean of the whole batch)."""
+    return ((gx * x).sum(-1) / (gx.norm(dim=-1) * x.norm(dim=-1) + eps)).mean()
+
+
 def identity_regulariser(gx: torch.Tensor, x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """|mean over batch and components of cos(gx, x)|, cosine over the feature axis.
+    """|identity_cosine(gx, x)|.
 
     Small when the sampled transformations move points far from where they started, which keeps the
     generator from collapsing onto the identity (a trivially undetectable "symmetry").
     """
-    cos = (gx * x).sum(-1) / (gx.norm(dim=-1) * x.norm(dim=-1) + eps)
-    return cos.mean().abs()
+    return identity_cosine(gx, x, eps).abs()
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ Conventions (see also the loop):
   * The epoch permutation comes from a generator seeded by (seed, epoch): identical on every rank.
   * Parameters start identical (same seed; DDP also broadcasts rank 0's at wrap time); the coefficient
     sampling stream is seeded per rank so the ranks draw different group elements.
+  * Terms of the loss that are not a mean of per-sample terms are computed on the global batch: the
+    identity regulariser |mean cos(gx, x)| all-reduces the shards' means before the absolute value
+    (``Dist.mean``), so W processes minimise the same objective as one.
   * Rank 0 alone writes the run folder (config, TensorBoard, checkpoints, export); the folder name is
     chosen on rank 0 and broadcast.
 """
@@ -74,6 +77,16 @@ class Dist:
         if self.enabled:
             dist.all_reduce(t, op=dist.ReduceOp.SUM)
         return t
+
+    def mean(self, t: torch.Tensor) -> torch.Tensor:
+        """The mean of ``t`` over the ranks, differentiable: each rank's input receives the gradient of the
+        loss through the mean, so after DDP averages the ranks' gradients a term computed from it (the
+        identity regulariser's |mean cosine| of the whole global batch) has its single-process gradient."""
+        if not self.enabled:
+            return t
+        from torch.distributed.nn.functional import all_reduce
+
+        return all_reduce(t, op=dist.ReduceOp.SUM) / self.world
 
     def all_gather(self, t: torch.Tensor) -> list[torch.Tensor]:
         if not self.enabled:

@@ -42,7 +42,7 @@ from liegan.datasets import Dataset, load_dataset
 from liegan.discriminator import Discriminator
 from liegan.generator import LieGenerator
 from liegan.io import InputError, TrainingError, write_text_atomic
-from liegan.lie import channel_orthogonality, identity_regulariser
+from liegan.lie import channel_orthogonality, identity_cosine
 from liegan.trainers import distributed
 from liegan.trainers.checkpoint import LAST, load_latest, rng_state, save_checkpoint, set_rng_state
 from liegan.trainers.distributed import Dist
@@ -165,7 +165,7 @@ class Trainer:
         logits = self.D(gx, gy)  # the bare D: nothing of D is updated (or all-reduced) in this step
         adv = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
         L = self.G.effective()  # L's gradient from these terms joins the adversarial one before DDP's hook fires
-        r_id = identity_regulariser(gx, x)
+        r_id = self.ctx.mean(identity_cosine(gx, x)).abs()  # of the global batch, not of this rank's shard
         r_ch = channel_orthogonality(L, t.orth_form)
         r_norm = L.abs().pow(t.reg_p).sum().pow(1.0 / t.reg_p)
         lambda_id = t.lambda_id_at(self.progress())  # t.lambda_id unless scheduled

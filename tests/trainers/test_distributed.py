@@ -2,6 +2,7 @@
 run folder, the ranks end with identical generators and the result matches so(2).  Plus the pieces: batch
 sharding, the shared epoch permutation, the replica comparison (with a negative control) and --nproc."""
 
+import json
 import os
 import subprocess
 import sys
@@ -140,6 +141,53 @@ def test_torchrun_two_cpu_processes_train_one_liegan(tmp_path):
     assert not torch.equal(state["rng_ranks"][0]["torch"], state["rng_ranks"][1]["torch"]), \
         "the ranks draw different coefficients"
     np.testing.assert_array_equal(state["generator"]["L"].double().numpy() * algebra.mask, algebra.generators)
+
+
+GRADIENT_SCRIPT = """
+import json, sys
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+from liegan.lie import identity_cosine
+from liegan.trainers.distributed import setup
+
+ctx, _ = setup(torch.device("cpu"))
+model = torch.nn.Linear(3, 3, bias=False, dtype=torch.float64)
+g = torch.Generator().manual_seed(1)  # the same numbers on both ranks
+with torch.no_grad():
+    model.weight.copy_(torch.diag(torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64))
+                       + 0.1 * torch.randn(3, 3, dtype=torch.float64, generator=g))
+x = torch.randn(8, 1, 3, dtype=torch.float64, generator=g)
+x[:4, :, 2] *= 0.2  # rank 0's shard lies near the plane W keeps (cosines near +1),
+x[4:, :, :2] *= 0.5  # rank 1's along the axis W flips (cosines near -1)
+mine = x[4 * ctx.rank:4 * ctx.rank + 4]
+ddp = DDP(model)
+global_mean = ctx.mean if sys.argv[1] == "global" else (lambda t: t)  # "shard": the negative control
+global_mean(identity_cosine(ddp(mine), mine)).abs().backward()
+ddp_grad = model.weight.grad.clone()
+ref = torch.nn.Linear(3, 3, bias=False, dtype=torch.float64)
+ref.load_state_dict(model.state_dict())
+identity_cosine(ref(x), x).abs().backward()  # one process, the whole global batch
+if ctx.rank == 0:
+    print(json.dumps({"err": float((ddp_grad - ref.weight.grad).norm() / ref.weight.grad.norm())}))
+ctx.close()
+"""
+
+
+@pytest.mark.parametrize("mode", ["global", "shard"])
+def test_identity_regulariser_under_ddp_has_the_single_process_gradient(tmp_path, mode):
+    """R_id is |mean cosine| of the global batch: each rank's shard mean goes through Dist.mean (a
+    differentiable all-reduce) before the absolute value, so DDP's averaged gradient equals one process's.
+    The shards here have cosine means of opposite sign, where a per-shard |mean| (mode 'shard') differs."""
+    script = tmp_path / "grad.py"
+    script.write_text(GRADIENT_SCRIPT)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), mode]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=_env(), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    err = json.loads(proc.stdout.strip().splitlines()[-1])["err"]
+    if mode == "global":
+        assert err < 1e-12
+    else:
+        assert err > 0.1, "the negative control: per-shard |mean| gives another gradient"
 
 
 @pytest.mark.slow
