@@ -79,14 +79,14 @@ class Dist:
         return t
 
     def mean(self, t: torch.Tensor) -> torch.Tensor:
-        """The mean of ``t`` over the ranks, differentiable: each rank's input receives the gradient of the
-        loss through the mean, so after DDP averages the ranks' gradients a term computed from it (the
-        identity regulariser's |mean cosine| of the whole global batch) has its single-process gradient."""
+        """The mean M of ``t`` over the ranks, with this rank's ``t`` carrying the gradient: a term f(M) then
+        gives f'(M) dt_r on rank r, and DDP's average over the ranks is f'(M) dM, the gradient one process
+        computes from the whole global batch (f is the same on every rank because M is)."""
         if not self.enabled:
             return t
-        from torch.distributed.nn.functional import all_reduce
-
-        return all_reduce(t, op=dist.ReduceOp.SUM) / self.world
+        total = t.detach().clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        return t + (total / self.world - t).detach()
 
     def all_gather(self, t: torch.Tensor) -> list[torch.Tensor]:
         if not self.enabled:
@@ -206,5 +206,6 @@ def launch(nproc: int, train_argv: list[str]) -> int:
     proc = subprocess.Popen(cmd)
     try:
         return proc.wait()
-    except KeyboardInterrupt:  # the terminal's SIGINT reached torchrun too; wait for the checkpoint
-        return proc.wait()
+    except KeyboardInterrupt:  # the terminal's SIGINT reached torchrun and the workers too
+        proc.wait()  # while the workers write their checkpoint; torchrun then exits 1 with its own traceback
+        return 130  # what an interrupted single-process run returns

@@ -103,8 +103,13 @@ def _new_run(cfg: TrainCommandConfig) -> Path:
 class StopFlag:
     """Set by SIGINT/SIGTERM; the loop checks it between steps so a checkpoint is always consistent."""
 
+    # A repeat within this many seconds is the same request: torchrun forwards the terminal's Ctrl-C to
+    # workers that already received it, within milliseconds.  A later one is the user insisting.
+    REPEAT_S = 1.0
+
     def __init__(self):
         self.signal: int | None = None
+        self.at = 0.0
 
     @contextlib.contextmanager
     def installed(self):
@@ -121,9 +126,12 @@ class StopFlag:
                 signal.signal(s, h)
 
     def _handle(self, signum, frame):
-        if self.signal is not None:  # a second Ctrl-C: the user insists
-            raise KeyboardInterrupt
-        self.signal = signum
+        now = time.monotonic()
+        if self.signal is not None:
+            if now - self.at < self.REPEAT_S:
+                return
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now, without the checkpoint
+        self.signal, self.at = signum, now
 
 
 class Trainer:

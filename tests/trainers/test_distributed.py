@@ -4,8 +4,10 @@ sharding, the shared epoch permutation, the replica comparison (with a negative 
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -197,6 +199,34 @@ def test_liegan_train_nproc_wraps_torchrun(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=_env(), cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert load_algebra(tmp_path / "np").metrics["world_size"] == 2.0
+
+
+@pytest.mark.slow
+def test_ctrl_c_under_nproc_checkpoints_exits_130_and_resumes(tmp_path):
+    """The terminal's Ctrl-C reaches the whole process group (liegan, torchrun, the workers), and torchrun
+    forwards it to the workers again: the repeat is the same request, the checkpoint is written."""
+    cmd = [sys.executable, "-m", "liegan", "train", "--nproc", "2", "--n-samples", "8000", "--batch-size", "32",
+           "--epochs", "6", "--checkpoint-every", "1", "--device", "cpu", "--logdir", str(tmp_path), "--quiet"]
+    proc = subprocess.Popen([*cmd, "--name", "r"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env(), cwd=ROOT, start_new_session=True)
+    last = tmp_path / "r" / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 180
+    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()[1][-3000:]
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert "checkpoint written" in err and "--resume" in err
+    state = load_checkpoint(last)
+    assert state["world_size"] == 2 and 1 <= state["epoch"] < 6
+
+    resumed = subprocess.run([sys.executable, "-m", "liegan", "train", "--nproc", "2", "--resume",
+                              str(tmp_path / "r"), "--quiet"], capture_output=True, text=True, timeout=240,
+                             env=_env(), cwd=ROOT)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert load_checkpoint(last)["epoch"] == 6
+    assert load_algebra(tmp_path / "r").metrics["replica_max_abs_diff"] == 0.0
 
 
 def test_nproc_must_be_positive(tmp_path, capsys):

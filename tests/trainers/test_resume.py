@@ -15,6 +15,7 @@ import torch
 from liegan.io import InputError
 from liegan.trainers import resolve_config, resume_config, train
 from liegan.trainers.checkpoint import digest, load_checkpoint, load_latest, save_checkpoint
+from liegan.trainers.loop import StopFlag
 
 
 def small_cfg(tmp_path, name, **overrides):
@@ -172,3 +173,16 @@ def test_sigint_subprocess_leaves_a_checkpoint_and_resume_finishes(tmp_path):
                                                "train.device": "cpu", "run.logdir": str(tmp_path), "run.name": "full"})
     full = train(cfg, progress=False).algebra.generators
     np.testing.assert_array_equal(np.load(tmp_path / "run" / "algebra.npz")["generators"], full)
+
+
+def test_a_repeated_signal_within_a_second_is_the_same_request():
+    """torchrun forwards the terminal's Ctrl-C to workers that already received it; only a later second
+    Ctrl-C means 'stop now, without the checkpoint'."""
+    flag = StopFlag()
+    flag.REPEAT_S = 0.2
+    flag._handle(signal.SIGINT, None)
+    flag._handle(signal.SIGINT, None)  # the forwarded copy, at once: ignored
+    assert flag.signal == signal.SIGINT
+    time.sleep(0.25)
+    with pytest.raises(KeyboardInterrupt):
+        flag._handle(signal.SIGINT, None)
