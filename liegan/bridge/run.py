@@ -34,7 +34,10 @@ MODELS = {"mlp": "relu", "linear": "identity"}  # --model -> hidden activation (
 class BridgeConfig:
     model: str = "mlp"  # 'mlp' (ReLU: neuron rescaling) or 'linear' (deep linear: GL_h)
     hidden: list[int] = field(default_factory=lambda: [32, 32])
-    max_samples: int = 2000  # the predictor needs far fewer samples than LieGAN did
+    # Samples for the predictor (a quarter held out).  A top-tagging classifier fitted on 1,500 jets
+    # overfits (test loss 0.72, above ln 2) and is no more invariant along so(1,3) than along random
+    # generators; on 15,000 it generalises (test loss 0.57) and the ratio is 2 (5 on 45,000).
+    max_samples: int = 20_000
     test_fraction: float = 0.25
     fit_steps: int = 600  # Adam, full batch
     fit_lr: float = 3e-3
