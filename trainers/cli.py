@@ -96,8 +96,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 reports for all
         return 130 if result.interrupted else 0
     if result.interrupted:
-        print(f"interrupted: checkpoint written; continue with `liegan train --resume {result.run_dir}`",
-              file=sys.stderr)
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        again = f"`liegan train --resume {result.run_dir}`"
+        if world > 1:  # the same number of processes resumes exactly
+            again = f"`liegan train --resume {result.run_dir} --nproc {world}` (or torchrun with {world} processes)"
+        print(f"interrupted: checkpoint written; continue with {again}", file=sys.stderr)
         return 130
     print(f"run folder: {result.run_dir}\n{summary}")
     return 0

@@ -20,6 +20,7 @@ Conventions (see also the loop):
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import subprocess
@@ -207,5 +208,7 @@ def launch(nproc: int, train_argv: list[str]) -> int:
     try:
         return proc.wait()
     except KeyboardInterrupt:  # the terminal's SIGINT reached torchrun and the workers too
-        proc.wait()  # while the workers write their checkpoint; torchrun then exits 1 with its own traceback
+        while proc.poll() is None:  # the workers write their checkpoint; torchrun then exits 1 (its traceback)
+            with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C reaches the workers as well
+                proc.wait()
         return 130  # what an interrupted single-process run returns

@@ -217,7 +217,7 @@ def test_ctrl_c_under_nproc_checkpoints_exits_130_and_resumes(tmp_path):
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-3000:]
-    assert "checkpoint written" in err and "--resume" in err
+    assert "checkpoint written" in err and f"--resume {tmp_path / 'r'} --nproc 2" in err
     state = load_checkpoint(last)
     assert state["world_size"] == 2 and 1 <= state["epoch"] < 6
 
