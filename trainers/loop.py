@@ -327,7 +327,7 @@ def _train(cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, pro
     halted = False
     start = time.perf_counter()
     scores: dict = score(trainer.G.effective().detach().cpu().numpy(), data.info)
-    bar = _progress(progress and ctx.is_main, t.epochs, trainer.epoch)
+    bar = _progress(progress and ctx.is_main, t.epochs * n_batches, trainer.epoch * n_batches + trainer.step_in_epoch)
     try:
         with stop.installed():
             while trainer.epoch < t.epochs and not halted:
@@ -356,6 +356,7 @@ def _train(cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, pro
                         sums[k] = sums.get(k, 0.0) + v.detach()
                     trainer.step_in_epoch += 1
                     trainer.global_step += 1
+                    bar.update(1)
                     if on_step is not None:
                         on_step(trainer)
                     if h[STOP] > 0:  # a signal reached some rank: every rank stops after this same step
@@ -367,6 +368,8 @@ def _train(cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, pro
                     if trainer.recoveries < policy.retries:
                         trainer.recover(good)
                         monitor.reset()
+                        bar.n = trainer.epoch * n_batches + trainer.step_in_epoch
+                        bar.refresh()
                         if ctx.is_main:
                             print(f"liegan train: warning: {fault}; recovery {trainer.recoveries}/{policy.retries}: "
                                   f"back to epoch {trainer.epoch} with learning rates halved "
@@ -394,8 +397,7 @@ def _train(cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, pro
                 if trainer.epoch % t.checkpoint_every == 0:
                     saved_at = checkpoint()
                 good = trainer.snapshot()
-                bar.update(1)
-                bar.set_postfix(_postfix(row))
+                bar.set_postfix({"epoch": f"{trainer.epoch}/{t.epochs}"} | _postfix(row))
     except BaseException:
         writer.close()
         raise
@@ -471,7 +473,8 @@ def _hint(fault: str) -> str:
 def _progress(enabled: bool, total: int, initial: int):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, unit="epoch", disable=not enabled, dynamic_ncols=True)
+    # counted in steps, so a long epoch (the full top-quark set: ~19k steps at batch 64) shows it is moving
+    return tqdm(total=total, initial=initial, unit="step", disable=not enabled, dynamic_ncols=True)
 
 
 def _postfix(row: dict) -> dict:
