@@ -144,7 +144,7 @@ def test_sigterm_mid_epoch_then_resume_is_bitwise_exact(tmp_path):
 @pytest.mark.slow
 def test_sigint_subprocess_leaves_a_checkpoint_and_resume_finishes(tmp_path):
     base = [sys.executable, "-m", "liegan", "train", "--dataset", "twobody", "--n-samples", "8000",
-            "--batch-size", "32", "--epochs", "3", "--checkpoint-every", "1", "--device", "cpu",
+            "--batch-size", "32", "--epochs", "4", "--checkpoint-every", "1", "--device", "cpu",
             "--logdir", str(tmp_path), "--quiet"]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
     proc = subprocess.Popen([*base, "--name", "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -154,22 +154,22 @@ def test_sigint_subprocess_leaves_a_checkpoint_and_resume_finishes(tmp_path):
     while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert proc.poll() is None, proc.communicate()[1][-2000:]
-    # Signal as soon as epoch 0's checkpoint exists: two epochs of 250 steps (about a second or more) remain,
+    # Signal as soon as epoch 0's checkpoint exists: three epochs of 250 steps (a second or more) remain,
     # so the signal lands during training without depending on how fast this machine is.
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err[-2000:]
     assert "--resume" in err and "Traceback" not in err
     state = load_checkpoint(last)
-    assert state["epoch"] in (1, 2), "the interrupt checkpoint is one the run had not finished"
+    assert state["epoch"] in (1, 2, 3), "the interrupt checkpoint is one the run had not finished"
 
     resumed = subprocess.run([*base[:3], "train", "--resume", str(tmp_path / "run"), "--quiet"],
                              capture_output=True, text=True, timeout=120, env=env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert load_checkpoint(last)["epoch"] == 3
+    assert load_checkpoint(last)["epoch"] == 4
 
     # and it is the run that was never interrupted (trained here, in process, from the same options)
-    cfg = resolve_config("twobody", overrides={"data.n_samples": 8000, "train.batch_size": 32, "train.epochs": 3,
+    cfg = resolve_config("twobody", overrides={"data.n_samples": 8000, "train.batch_size": 32, "train.epochs": 4,
                                                "train.device": "cpu", "run.logdir": str(tmp_path), "run.name": "full"})
     full = train(cfg, progress=False).algebra.generators
     np.testing.assert_array_equal(np.load(tmp_path / "run" / "algebra.npz")["generators"], full)
