@@ -1,5 +1,5 @@
 """Discovered generators as parameter-space symmetries: exact actions on networks, the induced action of a
-data symmetry, conserved quantities, teleportation, and the `liegan bridge` pipeline."""
+data symmetry, symmetry ensembles, conserved quantities, teleportation, and the `liegan bridge` pipeline."""
 
 from liegan.bridge.actions import (
     ActionError,
@@ -16,6 +16,7 @@ from liegan.bridge.actions import (
     params_of,
 )
 from liegan.bridge.conserved import ConservationTracker, conserved_quantities, relative_drift
+from liegan.bridge.ensemble import EnsembleReport, symmetry_ensemble
 from liegan.bridge.induced import (
     AlgebraAction,
     InducedAction,
@@ -26,8 +27,8 @@ from liegan.bridge.induced import (
 )
 from liegan.bridge.teleport import TeleportSchedule, descend, linear_regression_problem, teleport
 
-__all__ = ["ActionError", "AlgebraAction", "ConservationTracker", "GLAction", "InducedAction", "InvarianceReport",
-           "LayerAction", "NonlinearAction", "OrthogonalAction", "Radial", "RescaleAction", "Task",
+__all__ = ["ActionError", "AlgebraAction", "ConservationTracker", "EnsembleReport", "GLAction", "InducedAction",
+           "InvarianceReport", "LayerAction", "NonlinearAction", "OrthogonalAction", "Radial", "RescaleAction", "Task",
            "TeleportSchedule", "action_error", "actions_for", "algebra_action", "conserved_quantities",
            "descend", "evaluate", "linear_regression_problem", "loss_invariance_error", "mlp", "params_of",
-           "relative_drift", "teleport"]
+           "relative_drift", "symmetry_ensemble", "teleport"]

@@ -4,6 +4,8 @@ Stages (each logged to TensorBoard under OUT, the figures collected in OUT/bridg
   1. data      rebuild the run's dataset from algebra.json ('config'.data, else the dataset name)
   2. fit       train a small predictor (Adam, full batch): next state from state, or the class
   3. invariance  test-loss change along the discovered generators vs random generators of equal norm
+     ensemble  test loss of copies of the predictor moved along the algebra, predictions averaged, vs the
+               predictor alone and vs the same ensemble along random generators (ensemble.py)
   4. descent   plain gradient descent from a fresh start, tracking the conserved quantities' drift,
                and the same descent with symmetry teleportation; the speed-up to a common loss threshold
 """
@@ -22,6 +24,7 @@ import torch
 from liegan.algebra import Algebra, load_algebra
 from liegan.bridge.actions import mlp
 from liegan.bridge.conserved import ConservationTracker
+from liegan.bridge.ensemble import coefficient_sigma, symmetry_ensemble
 from liegan.bridge.induced import Task, loss_invariance_error
 from liegan.bridge.teleport import TeleportSchedule, descend
 from liegan.config import DataConfig
@@ -48,6 +51,8 @@ class BridgeConfig:
     teleport_every: int | None = None  # None: teleport once, at the start
     teleport_steps: int = 20
     teleport_lr: float = 0.2
+    ensemble_members: int = 16
+    ensemble_sigma: float | None = None  # None: the coefficient spread the algebra was trained with
     seed: int = 0
 
 
@@ -131,6 +136,10 @@ def run_bridge(run: str | Path, cfg: BridgeConfig | None = None, out: str | Path
             writer.add_scalar(f"invariance/discovered_{i}", c.change, 0)
         for i, c in enumerate(inv.random):
             writer.add_scalar(f"invariance/random_{i}", c.change, 0)
+        sigma = cfg.ensemble_sigma if cfg.ensemble_sigma is not None else coefficient_sigma(algebra)
+        ens = symmetry_ensemble(model, test, algebra, members=cfg.ensemble_members, sigma=sigma, seed=cfg.seed)
+        for k in ("single", "discovered", "random"):
+            writer.add_scalar(f"ensemble/test_loss_{k}", getattr(ens, k), 0)
 
         # 3. plain gradient descent from the fresh start: conserved quantities drift only at O(lr^2)
         loss_fn = lambda p: train.loss(plain_model, p)  # noqa: E731
@@ -158,6 +167,7 @@ def run_bridge(run: str | Path, cfg: BridgeConfig | None = None, out: str | Path
         "algebra": str(src), "dataset": info, "model": cfg.model, "config": dataclasses.asdict(cfg),
         "fit": fitted,
         "invariance_ratio": inv.ratio, "invariance": inv.to_dict(),
+        "ensemble": ens.to_dict(),
         "q_drift": tracker.max_drift,
         "teleport_speedup": speedup,
         "descent": {"threshold": threshold, "steps_plain": n_plain, "steps_teleport": n_tele,

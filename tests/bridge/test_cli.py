@@ -25,9 +25,11 @@ def test_bridge_writes_figures(tmp_path):
     res = json.loads((tmp_path / "out" / "bridge.json").read_text())
     assert res["invariance_ratio"] >= 10, res["invariance"]
     assert 0 <= res["q_drift"] < 0.1 and res["teleport_speedup"] > 0
+    ens = res["ensemble"]  # averaging over the exact rotation symmetry helps; over random directions it hurts
+    assert ens["members"] == 16 and ens["discovered"] < ens["single"] < ens["random"], ens
     assert [t["step"] for t in res["descent"]["teleports"]] == [0, 20]
     assert list((tmp_path / "out").glob("events.out.tfevents.*"))
-    assert "invariance_ratio" in r.stdout
+    assert "invariance_ratio" in r.stdout and "ensemble of 16" in r.stdout
 
 
 def test_bridge_bad_input_is_one_line(tmp_path):

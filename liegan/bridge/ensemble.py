@@ -1,0 +1,90 @@
+"""Symmetry ensembles: copies g_k . theta of a fitted network moved along a discovered algebra, their
+predictions averaged.
+
+Through the induced action f_{g.theta}(x) = f_theta(g^-1 x) (g f_theta(g^-1 x) for an equivariant target),
+so the ensemble is the network averaged over the group elements g_k = exp(sum_i z_ki L_i).  When the data
+distribution is invariant under those g and the loss is convex in the prediction (cross-entropy in the
+class probabilities, squared error), Jensen's inequality gives E loss(ensemble) <= E loss(network): averaging
+over a true symmetry cannot hurt in expectation, and helps as much as the network is not yet invariant.
+The control moves the same network by the same coefficients along random generators of the same norms:
+its members see shifted data, and that ensemble gets worse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from liegan.algebra import Algebra
+from liegan.bridge.actions import evaluate, params_of
+from liegan.bridge.induced import Task, induced_action
+
+
+@dataclass
+class EnsembleReport:
+    """Test losses of the network alone and of its ensembles along the algebra and along random generators."""
+
+    members: int
+    sigma: float
+    single: float
+    discovered: float
+    random: float
+
+    def to_dict(self) -> dict:
+        return vars(self).copy()
+
+
+def coefficient_sigma(algebra: Algebra) -> float:
+    """The spread of the coefficients the algebra was trained with (the scale at which the discriminator could
+    not tell transformed data from data); 1 when the algebra does not say."""
+    desc = algebra.coefficients if isinstance(algebra.coefficients, dict) else {}
+    if desc.get("distribution") == "normal" and "sigma" in desc:
+        return float(desc["sigma"])
+    if desc.get("distribution") == "normal" and "covariance" in desc:
+        return float(np.sqrt(np.mean(np.diag(np.asarray(desc["covariance"], dtype=float)))))
+    if desc.get("distribution") in ("uniform", "integer"):
+        return float(max(abs(desc.get("low", 1.0)), abs(desc.get("high", 1.0))) / np.sqrt(3.0))
+    return 1.0
+
+
+def ensemble_loss(model: nn.Module, data: Task, generators: torch.Tensor, z: torch.Tensor) -> float:
+    """Loss on ``data`` of the average prediction of the members exp(sum_i z_ki L_i) . theta, k = 1..len(z):
+    mean class probabilities (scored by cross-entropy) or mean outputs (scored by squared error)."""
+    theta = params_of(model)
+    action = induced_action(model, data)
+    xf = data.x.reshape(len(data.x), -1)
+    total = None
+    with torch.no_grad():
+        for zk in z:
+            g = torch.linalg.matrix_exp(torch.einsum("c,cij->ij", zk, generators))
+            out = evaluate(model, action.transform(theta, g), xf)
+            pred = F.softmax(out, dim=-1) if data.y_kind == "class" else out
+            total = pred if total is None else total + pred
+        mean = total / len(z)
+        if data.y_kind == "class":
+            return float(F.nll_loss(torch.log(mean.clamp_min(1e-300)), data.y))
+        return float(F.mse_loss(mean, data.y.reshape(len(data.y), -1)))
+
+
+def symmetry_ensemble(model: nn.Module, data: Task, algebra: Algebra | np.ndarray, members: int = 16,
+                      sigma: float = 1.0, seed: int = 0) -> EnsembleReport:
+    """Test loss of ``model`` alone, of ``members`` copies moved along ``algebra`` (coefficients z ~ N(0,
+    sigma^2)) with predictions averaged, and of the same ensemble along random generators of equal norms."""
+    if members < 1:
+        raise ValueError(f"an ensemble needs at least one member, got {members}")
+    dtype = next(iter(params_of(model).values())).dtype
+    L = torch.as_tensor(algebra.generators if isinstance(algebra, Algebra) else np.asarray(algebra), dtype=dtype)
+    if L.ndim != 3 or L.shape[-1] != data.x.shape[-1]:
+        raise ValueError(f"the algebra must have shape (c, n, n) with n = {data.x.shape[-1]}, got {tuple(L.shape)}")
+    gen = torch.Generator().manual_seed(seed)
+    z = sigma * torch.randn(members, L.shape[0], generator=gen, dtype=dtype)
+    R = torch.randn(L.shape, generator=gen, dtype=dtype)
+    R = R * (L.norm(dim=(-2, -1), keepdim=True) / R.norm(dim=(-2, -1), keepdim=True))
+    with torch.no_grad():
+        single = float(data.loss(model))
+    return EnsembleReport(members=members, sigma=float(sigma), single=single,
+                          discovered=ensemble_loss(model, data, L, z), random=ensemble_loss(model, data, R, z))
