@@ -35,7 +35,8 @@ def register(subparsers) -> None:
     p.add_argument("--ensemble-members", type=_positive, default=BridgeConfig.ensemble_members,
                    help="copies of the predictor moved along the algebra whose predictions are averaged")
     p.add_argument("--ensemble-sigma", type=float, default=None, metavar="S",
-                   help="spread of the members' coefficients (default: the one the algebra was trained with)")
+                   help="spread of the members' coefficients (default: the one the algebra was trained with; "
+                        "for a discrete symmetry, the powers of the group element)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=main)
 
@@ -51,7 +52,7 @@ def main(args) -> int:
     d = res["descent"]
     print(f"invariance_ratio {res['invariance_ratio']:.3g}  (test loss {res['fit']['test_loss']:.3g})")
     e = res["ensemble"]
-    print(f"ensemble of {e['members']} along the algebra (sigma {e['sigma']:.3g}): test loss {e['discovered']:.4g} "
+    print(f"ensemble of {e['members']} along the algebra ({e['coefficients']}): test loss {e['discovered']:.4g} "
           f"vs {e['single']:.4g} alone, {e['random']:.4g} along random generators")
     print(f"q_drift {res['q_drift']:.3g} over {cfg.gd_steps} descent steps")
     print(f"teleport_speedup {res['teleport_speedup']:.3g}  (to loss {d['threshold']:.3g}: "

@@ -8,6 +8,9 @@ class probabilities, squared error), Jensen's inequality gives E loss(ensemble) 
 over a true symmetry cannot hurt in expectation, and helps as much as the network is not yet invariant.
 The control moves the same network by the same coefficients along random generators of the same norms:
 its members see shifted data, and that ensemble gets worse.
+
+For an algebra trained with integer coefficients whose exp(L) has a finite order m (a discrete symmetry,
+e.g. C7 on rotation7), the members are the m powers exp(kL), k = 0..m-1: the exact average over the group.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from liegan.bridge.induced import Task, induced_action
 
 @dataclass
 class EnsembleReport:
-    """Test losses of the network alone and of its ensembles along the algebra and along random generators."""
+    """Test losses of the network alone and of its ensembles along the algebra and along random generators.
+    coefficients: how the members were drawn ('normal, sigma S' or 'powers 0..m-1 of a cyclic group')."""
 
     members: int
-    sigma: float
+    coefficients: str
     single: float
     discovered: float
     random: float
@@ -70,10 +74,24 @@ def ensemble_loss(model: nn.Module, data: Task, generators: torch.Tensor, z: tor
         return float(F.mse_loss(mean, data.y.reshape(len(data.y), -1)))
 
 
+def cyclic_powers(algebra: Algebra) -> torch.Tensor | None:
+    """Coefficients k = 0..m-1 (shape (m, 1)) when ``algebra`` is one generator trained with integer
+    coefficients and exp(L) has a finite order m; None otherwise."""
+    from liegan.analysis.discrete import analyse_generator, is_integer_run
+
+    if not is_integer_run(algebra.coefficients) or algebra.generators.shape[0] != 1:
+        return None
+    order = analyse_generator(np.asarray(algebra.generators[0])).order
+    return None if order is None else torch.arange(order, dtype=torch.float64)[:, None]
+
+
 def symmetry_ensemble(model: nn.Module, data: Task, algebra: Algebra | np.ndarray, members: int = 16,
-                      sigma: float = 1.0, seed: int = 0) -> EnsembleReport:
+                      sigma: float = 1.0, seed: int = 0, z: torch.Tensor | None = None) -> EnsembleReport:
     """Test loss of ``model`` alone, of ``members`` copies moved along ``algebra`` (coefficients z ~ N(0,
-    sigma^2)) with predictions averaged, and of the same ensemble along random generators of equal norms."""
+    sigma^2), or the given ``z`` of shape (members, c)) with predictions averaged, and of the same ensemble
+    along random generators of equal norms."""
+    if z is not None:
+        members = len(z)
     if members < 1:
         raise ValueError(f"an ensemble needs at least one member, got {members}")
     dtype = next(iter(params_of(model).values())).dtype
@@ -81,10 +99,15 @@ def symmetry_ensemble(model: nn.Module, data: Task, algebra: Algebra | np.ndarra
     if L.ndim != 3 or L.shape[-1] != data.x.shape[-1]:
         raise ValueError(f"the algebra must have shape (c, n, n) with n = {data.x.shape[-1]}, got {tuple(L.shape)}")
     gen = torch.Generator().manual_seed(seed)
-    z = sigma * torch.randn(members, L.shape[0], generator=gen, dtype=dtype)
+    drawn = f"powers 0..{members - 1} of a cyclic group" if z is not None else f"normal, sigma {sigma:g}"
+    if z is None:
+        z = sigma * torch.randn(members, L.shape[0], generator=gen, dtype=dtype)
+    z = torch.as_tensor(z, dtype=dtype)
+    if z.shape != (members, L.shape[0]):
+        raise ValueError(f"coefficients must have shape (members, {L.shape[0]}), got {tuple(z.shape)}")
     R = torch.randn(L.shape, generator=gen, dtype=dtype)
     R = R * (L.norm(dim=(-2, -1), keepdim=True) / R.norm(dim=(-2, -1), keepdim=True))
     with torch.no_grad():
         single = float(data.loss(model))
-    return EnsembleReport(members=members, sigma=float(sigma), single=single,
+    return EnsembleReport(members=members, coefficients=drawn, single=single,
                           discovered=ensemble_loss(model, data, L, z), random=ensemble_loss(model, data, R, z))

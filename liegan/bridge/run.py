@@ -24,7 +24,7 @@ import torch
 from liegan.algebra import Algebra, load_algebra
 from liegan.bridge.actions import mlp
 from liegan.bridge.conserved import ConservationTracker
-from liegan.bridge.ensemble import coefficient_sigma, symmetry_ensemble
+from liegan.bridge.ensemble import coefficient_sigma, cyclic_powers, symmetry_ensemble
 from liegan.bridge.induced import Task, loss_invariance_error
 from liegan.bridge.teleport import TeleportSchedule, descend
 from liegan.config import DataConfig
@@ -136,8 +136,10 @@ def run_bridge(run: str | Path, cfg: BridgeConfig | None = None, out: str | Path
             writer.add_scalar(f"invariance/discovered_{i}", c.change, 0)
         for i, c in enumerate(inv.random):
             writer.add_scalar(f"invariance/random_{i}", c.change, 0)
+        powers = cyclic_powers(algebra) if cfg.ensemble_sigma is None else None  # a discrete symmetry
         sigma = cfg.ensemble_sigma if cfg.ensemble_sigma is not None else coefficient_sigma(algebra)
-        ens = symmetry_ensemble(model, test, algebra, members=cfg.ensemble_members, sigma=sigma, seed=cfg.seed)
+        ens = symmetry_ensemble(model, test, algebra, members=cfg.ensemble_members, sigma=sigma, seed=cfg.seed,
+                                z=powers)
         for k in ("single", "discovered", "random"):
             writer.add_scalar(f"ensemble/test_loss_{k}", getattr(ens, k), 0)
 

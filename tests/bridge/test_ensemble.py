@@ -10,7 +10,7 @@ import torch
 from liegan import Algebra
 from liegan.algebras import so
 from liegan.bridge.actions import mlp
-from liegan.bridge.ensemble import coefficient_sigma, ensemble_loss, symmetry_ensemble
+from liegan.bridge.ensemble import coefficient_sigma, cyclic_powers, ensemble_loss, symmetry_ensemble
 from liegan.bridge.induced import Task
 
 
@@ -69,3 +69,26 @@ def test_bad_arguments_and_the_trained_coefficient_spread():
     uniform = Algebra(so(2), coefficients={"distribution": "uniform", "low": -3.0, "high": 3.0})
     assert coefficient_sigma(uniform) == pytest.approx(3.0 / np.sqrt(3.0))
     assert coefficient_sigma(Algebra(so(2))) == 1.0
+
+
+def test_a_discrete_symmetry_is_averaged_over_its_cyclic_group():
+    """rotation7: y = x3 / (1 + mod(atan2(x2, x1), 2 pi / 7)) is invariant under C7 about x3 only.  An
+    integer-coefficient algebra whose exp(L) is the rotation by 2 pi / 7 gives the 7 powers as members."""
+    from liegan.datasets.rotation7 import rotation7_target
+
+    L = np.zeros((1, 3, 3))
+    L[0, 0, 1], L[0, 1, 0] = -2 * np.pi / 7, 2 * np.pi / 7
+    c7 = Algebra(L, coefficients={"distribution": "integer", "low": 1, "high": 1})
+    z = cyclic_powers(c7)
+    assert z is not None and z[:, 0].tolist() == list(range(7))
+    assert cyclic_powers(Algebra(L, coefficients={"distribution": "normal", "sigma": 1.0})) is None
+
+    def task(n, seed):
+        x = torch.randn(n, 1, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        y = torch.as_tensor(rotation7_target(x[:, 0].numpy()), dtype=torch.float64)[:, None]
+        return Task(x, y, "scalar")
+
+    model = _fit(task(2000, seed=6), 1, steps=400)
+    rep = symmetry_ensemble(model, task(4000, seed=7), c7, z=z)
+    assert rep.members == 7 and "cyclic" in rep.coefficients
+    assert rep.discovered < rep.single < rep.random, rep
