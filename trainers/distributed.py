@@ -85,8 +85,7 @@ class Dist:
         computes from the whole global batch (f is the same on every rank because M is)."""
         if not self.enabled:
             return t
-        total = t.detach().clone()
-        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        total = self.all_reduce_sum(t.detach().clone())
         return t + (total / self.world - t).detach()
 
     def all_gather(self, t: torch.Tensor) -> list[torch.Tensor]:
