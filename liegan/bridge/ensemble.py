@@ -24,7 +24,7 @@ from torch import nn
 
 from liegan.algebra import Algebra
 from liegan.bridge.actions import evaluate, params_of
-from liegan.bridge.induced import Task, induced_action
+from liegan.bridge.induced import Task, induced_action, task_generators
 
 
 @dataclass
@@ -94,10 +94,8 @@ def symmetry_ensemble(model: nn.Module, data: Task, algebra: Algebra | np.ndarra
         members = len(z)
     if members < 1:
         raise ValueError(f"an ensemble needs at least one member, got {members}")
-    dtype = next(iter(params_of(model).values())).dtype
-    L = torch.as_tensor(algebra.generators if isinstance(algebra, Algebra) else np.asarray(algebra), dtype=dtype)
-    if L.ndim != 3 or L.shape[-1] != data.x.shape[-1]:
-        raise ValueError(f"the algebra must have shape (c, n, n) with n = {data.x.shape[-1]}, got {tuple(L.shape)}")
+    dtype = next(model.parameters()).dtype
+    L = task_generators(algebra, data, dtype)
     gen = torch.Generator().manual_seed(seed)
     drawn = f"powers 0..{members - 1} of a cyclic group" if z is not None else f"normal, sigma {sigma:g}"
     if z is None:

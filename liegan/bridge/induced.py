@@ -126,13 +126,21 @@ class AlgebraAction:
         return self.induced.transform(params, g)
 
 
-def algebra_action(model: nn.Module, task: Task, algebra: Algebra | np.ndarray) -> AlgebraAction:
-    """The induced action of ``algebra`` (an Algebra or its generators (c, n, n)) on ``model`` for ``task``."""
-    L = algebra.generators if isinstance(algebra, Algebra) else np.asarray(algebra)
+def task_generators(algebra: Algebra | np.ndarray, task: Task, dtype=torch.float64) -> torch.Tensor:
+    """The generators (c, n, n) of ``algebra`` (an Algebra or the array itself) as a tensor, checked to act on
+    the task's n-vectors."""
+    L = torch.as_tensor(algebra.generators if isinstance(algebra, Algebra) else np.asarray(algebra), dtype=dtype)
     n = int(task.x.shape[-1])
+    if L.ndim != 3 or L.shape[1] != L.shape[2]:
+        raise ValueError(f"generators must have shape (c, n, n), got {tuple(L.shape)}")
     if L.shape[-1] != n:
         raise ValueError(f"the algebra acts on R^{L.shape[-1]} but the data have n = {n}")
-    return AlgebraAction(induced_action(model, task), L)
+    return L
+
+
+def algebra_action(model: nn.Module, task: Task, algebra: Algebra | np.ndarray) -> AlgebraAction:
+    """The induced action of ``algebra`` (an Algebra or its generators (c, n, n)) on ``model`` for ``task``."""
+    return AlgebraAction(induced_action(model, task), task_generators(algebra, task))
 
 
 def _loss_at(task: Task, model, action: InducedAction, theta: Params, L: torch.Tensor, t) -> torch.Tensor:
@@ -193,11 +201,8 @@ def loss_invariance_error(model: nn.Module, data: Task, algebra: Algebra | np.nd
                           n_random: int = 8, seed: int = 0) -> InvarianceReport:
     """How the loss of ``model`` on ``data`` moves along each generator of ``algebra`` (c, n, n), compared
     with ``n_random`` Gaussian generators rescaled to the mean Frobenius norm of the discovered ones."""
-    L = torch.as_tensor(algebra.generators if isinstance(algebra, Algebra) else np.asarray(algebra),
-                        dtype=torch.float64)
+    L = task_generators(algebra, data)
     n = int(data.x.shape[-1])
-    if L.shape[-1] != n:
-        raise ValueError(f"the algebra acts on R^{L.shape[-1]} but the data have n = {n}")
     with torch.no_grad():
         loss = float(data.loss(model))
     discovered = [generator_change(model, data, Li, t) for Li in L]
