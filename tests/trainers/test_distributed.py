@@ -171,6 +171,8 @@ ref.load_state_dict(model.state_dict())
 identity_cosine(ref(x), x).abs().backward()  # one process, the whole global batch
 if ctx.rank == 0:
     print(json.dumps({"err": float((ddp_grad - ref.weight.grad).norm() / ref.weight.grad.norm())}))
+del ddp  # DDP's reducer goes before the group, and no rank leaves while another still uses it (as in train())
+ctx.barrier()
 ctx.close()
 """
 
