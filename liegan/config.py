@@ -132,6 +132,65 @@ class TrainCommandConfig:
         return dataclasses.asdict(self)
 
 
+
+# `liegan bridge`: a predictor fitted on the run's data, and the parameter-space uses of the algebra
+
+
+@dataclass
+class PredictorConfig:
+    model: str = "mlp"  # hidden activation: 'mlp' (ReLU), 'leaky' (leaky ReLU) or 'linear' (identity)
+    hidden: list[int] = field(default_factory=lambda: [32, 32])
+    max_samples: int = 20_000  # smaller sets let a top-tagging classifier overfit (test loss above ln 2)
+    test_fraction: float = 0.25
+    fit_steps: int = 600  # Adam, full batch
+    fit_lr: float = 3e-3
+    seed: int = 0
+
+
+@dataclass
+class InvarianceConfig:
+    t: float = 0.1  # step along each generator for the loss-invariance figures
+    n_random: int = 8  # random generators of equal norm the discovered ones are compared with
+
+
+@dataclass
+class EnsembleConfig:
+    members: int = 16
+    sigma: float | None = None  # None: the coefficient spread the algebra was trained with
+
+
+@dataclass
+class DescentConfig:
+    """Plain descent from a fresh start against the same descent with teleportation (same seed, steps)."""
+
+    steps: int = 300
+    lr: float = 0.05
+    batch_size: int = 0  # 0: full batch
+    teleport_at: list[int] = field(default_factory=lambda: [0])  # steps at which to teleport
+    teleport_every: int = 0  # also every K steps (0: only at teleport_at)
+    # 'exact': the architecture's own symmetry (GL_h, neuron rescaling) on the whole training set; 'data': the
+    # data-dependent action on every pair of consecutive layers, on mini-batches
+    teleport_action: str = "exact"
+    teleport_batches: int = 1  # 'data': mini-batches the group element is optimised over, one after another
+    teleport_batch_size: int = 0  # 0: the narrowest hidden width (the data-dependent action is exact up to it)
+    teleport_steps: int = 20  # ascent steps on the group element per batch
+    teleport_lr: float = 0.2
+    objective: str = "grad_norm"  # 'grad_norm' (||grad L||^2) or 'lookahead' (the loss decrease of one step)
+    loss_tol: float = 1e-6  # a teleport step that moves the batch loss by more than this (relative) is refused
+    target: float = 0.5  # the speed-up is measured to this fraction of the initial training loss
+
+
+@dataclass
+class BridgeConfig:
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    invariance: InvarianceConfig = field(default_factory=InvarianceConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
+    descent: DescentConfig = field(default_factory=DescentConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 # -------------------------------------------------------------------------------------------------------
 
 
