@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from liegan.algebra import Algebra, load_algebra
+from liegan.cli import Parser
 from liegan.io import InputError
 
 
@@ -14,7 +15,7 @@ def run_script(argv: list[str] | None, description: str, fn: Callable[[Algebra, 
                add_args: Callable[[argparse.ArgumentParser], None] | None = None) -> int:
     """Load the algebra named on the command line and print ``fn(algebra, args)``; bad input prints one
     line naming the file and exits 2."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = Parser(description=description)
     parser.add_argument("file", metavar="FILE", help="run folder, algebra.npz, .json or .pt export")
     if add_args:
         add_args(parser)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from liegan.algebras import named_references
-from liegan.lie import generator_shares, principal_cosines, span_similarity, structure_constants
+from liegan.scores import generator_shares, principal_cosines, span_similarity, structure_constants
 
 
 @dataclass
@@ -46,7 +46,7 @@ def compare_references(L: np.ndarray) -> list[ReferenceMatch]:
     r = _rank(L)
     out = []
     for name, (T, names) in named_references(L.shape[-1]).items():
-        cos = principal_cosines(L, T).numpy()
+        cos = principal_cosines(L, T)
         score = float((cos**2).sum() / max(r, len(T), 1))
         sim = span_similarity(L, T)
         out.append(ReferenceMatch(name, len(T), sim, score, generator_shares(L, T), names, T))

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg
 
 # Every angle is close to a rational multiple of 2 pi (Dirichlet: some k <= K gets within 2 pi / K), so a
 # large search range finds an "order" for any rotation at all: with K = 50 and the tolerance below, a random
@@ -64,6 +63,8 @@ class DiscreteResult:
 
 def order_errors(L: np.ndarray, max_order: int = MAX_ORDER) -> np.ndarray:
     """||exp(kL) - I||_F / sqrt(n) for k = 1..max_order, L: (n, n)."""
+    import scipy.linalg  # here: importing it costs `liegan --help` half a second
+
     L = np.asarray(L, dtype=np.float64)
     n = L.shape[0]
     g = scipy.linalg.expm(L)
@@ -94,6 +95,8 @@ def analyse_generator(L: np.ndarray, channel: int = 0, feature_names: list[str] 
     errs = order_errors(L, max_order)
     hit = np.flatnonzero(errs < tol)
     order = int(hit[0]) + 1 if hit.size else None
+    import scipy.linalg
+
     g = scipy.linalg.expm(L)
     ortho = float(np.linalg.norm(g.T @ g - np.eye(n)) / np.sqrt(n))
     U, _, Vt = np.linalg.svd(g)

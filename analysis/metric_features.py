@@ -13,7 +13,6 @@ topquark/<split>.h5, e.g. from ``liegan data synth topquark --jets N --out DIR``
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -21,6 +20,7 @@ import time
 import numpy as np
 
 from liegan.algebras import MINKOWSKI
+from liegan.cli import Parser
 from liegan.io import InputError, write_text_atomic
 from liegan.metric import cosine, solve_metric
 
@@ -98,7 +98,7 @@ def learned_metric(path: str) -> tuple[np.ndarray, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Top tagging from J-inner products: learned vs Minkowski vs "
+    ap = Parser(description="Top tagging from J-inner products: learned vs Minkowski vs "
                                              "Euclidean metric on the same jets")
     ap.add_argument("file", metavar="ALGEBRA_FILE", nargs="?", default=None,
                     help="run folder or exported algebra whose invariant metric is compared (optional)")

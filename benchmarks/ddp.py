@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from liegan.cli import Parser
+
 MARK = "DDP_BENCH "
 
 
@@ -76,7 +78,7 @@ def run(nproc: int, scale: int, args) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nprocs", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dataset", default="twobody")

@@ -10,16 +10,16 @@ median speed-up; also the wall time, which includes the teleport's cost.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import statistics
 import time
 
 from liegan.bridge.teleport import TeleportSchedule, descend, linear_regression_problem
+from liegan.cli import Parser
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Parser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--lr", type=float, default=0.05)

@@ -18,13 +18,14 @@ reported separately and is not part of the run's clock.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from liegan.cli import Parser
 
 
 def process_age() -> float:
@@ -43,7 +44,7 @@ TARGETS = {"cos_time_s": 10.0, "span": 0.995, "cos": 0.999, "diag_rel": 0.03, "g
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Parser(description=__doc__.splitlines()[0])
     ap.add_argument("--jets", type=int, default=200_000, help="training jets (synthetic)")
     ap.add_argument("--data-dir", help="data root holding topquark/train.h5 (default: synthetic jets "
                                        "cached in /tmp)")

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from liegan.cli import Parser
+
 CHUNK = 50_000
 
 
@@ -73,7 +75,7 @@ def read_once(path: str, constituents: int) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Parser(description=__doc__.splitlines()[0])
     ap.add_argument("--jets", type=int, default=1_200_000)
     ap.add_argument("--file", help="benchmark file (default /tmp/liegan-bench/topquark_io_<jets>.h5)")
     ap.add_argument("--constituents", type=int, default=2)

@@ -17,6 +17,7 @@ import time
 import torch
 
 from liegan.algebras import twobody_so2
+from liegan.cli import Parser
 from liegan.lie import frobenius_cosine
 from liegan.trainers import resolve_config, train
 
@@ -41,7 +42,7 @@ def time_to_discovery(preset: str, seed: int, overrides: dict, threshold: float,
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="default")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--threshold", type=float, default=0.99)

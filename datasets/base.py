@@ -10,13 +10,16 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from liegan.config import DataConfig
 from liegan.io import InputError
 from liegan.safe_arrays import check_float32_range
+
+if TYPE_CHECKING:  # torch is imported by the loaders that build tensors: `liegan datasets` lists without it
+    import torch
 
 Y_KINDS = ("vector", "scalar", "class", "none")
 
@@ -95,6 +98,8 @@ def check_arrays(x, y, y_kind: str, src: str) -> tuple[torch.Tensor, torch.Tenso
     x: (N, k, n) or (N, n) numeric.  y by kind: vector (N, k_y, n) or (N, n); scalar (N,) or (N, m);
     class (N,) integers; none: ignored.
     """
+    import torch
+
     if y_kind not in Y_KINDS:
         raise InputError(f"{src}: unknown y kind {y_kind!r} (use one of {list(Y_KINDS)})")
     x = np.asarray(x)

@@ -9,7 +9,6 @@ rotation about x3 by 2 pi m / 7, whose order is 7 (analysed by ``liegan analyze`
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from liegan.algebras import so
 from liegan.config import DataConfig
@@ -27,6 +26,8 @@ def rotation7_target(x: np.ndarray, order: int = ORDER) -> np.ndarray:
 
 def load_rotation7(cfg: DataConfig) -> Dataset:
     """N samples (cfg.n_samples, default 20000) drawn with cfg.seed: x (N, 1, 3), y (N, 1) scalar."""
+    import torch  # here, not at the top: listing the datasets does not need it
+
     n = cfg.n_samples or N_DEFAULT
     rng = np.random.default_rng(cfg.seed)
     x = rng.standard_normal((n, 3))

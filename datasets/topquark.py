@@ -25,7 +25,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import torch
 
 from liegan import algebras
 from liegan.config import DataConfig
@@ -219,20 +218,25 @@ def read_jets(path: str | os.PathLike, constituents: int = 2, n_samples: int | N
 
 
 def split_path(cfg: DataConfig) -> Path:
-    """The file a config points at: --data-file, else <data root>/topquark/<split>.h5."""
+    """The file a config points at: --data-file, else <data root>/topquark/<split>.h5, else
+    <data root>/<split>.h5 (a --data-dir naming the folder of the downloaded files themselves)."""
     if cfg.data_file:
         return Path(cfg.data_file).expanduser()
     if cfg.split not in SPLITS:
         raise InputError(f"topquark: unknown split {cfg.split!r} (use one of {list(SPLITS)})")
-    return data_root(cfg) / "topquark" / f"{cfg.split}.h5"
+    root = data_root(cfg)
+    standard, direct = root / "topquark" / f"{cfg.split}.h5", root / f"{cfg.split}.h5"
+    return direct if direct.exists() and not standard.exists() else standard
 
 
 def load(cfg: DataConfig) -> Dataset:
+    import torch  # here, not at the top: listing the datasets does not need it
+
     path = split_path(cfg)
     if not path.exists():
         raise InputError(
             f"{path}: top-tagging file not found. Put the Zenodo file {path.name} there (or point "
-            f"--data-dir / $LIEGAN_DATA at a folder holding topquark/{path.name}), or run "
+            f"--data-dir at the folder holding {path.name} or topquark/{path.name}), or run "
             f"`liegan data fetch topquark --split {cfg.split}` to download it (record 2603256), or "
             f"`liegan data synth topquark --jets 200000` to write synthetic jets in the same format")
     jets = read_jets(path, constituents=cfg.constituents, n_samples=cfg.n_samples)

@@ -1,22 +1,27 @@
-"""liegan: discover the Lie-algebra symmetries of data with LieGAN, and put them to use."""
+"""liegan: discover the Lie-algebra symmetries of data with LieGAN, and put them to use.
 
+``import liegan`` does not import torch: the Algebra file, the scores and the metric are numpy, so that
+reading a discovered algebra (and the commands that only read one) start fast.  The group-action maths of
+:mod:`liegan.lie` (``exp_map``, ``act``, ...) is re-exported here too, imported with torch on first use.
+"""
+
+from liegan._lazy import lazy_exports
 from liegan._version import __version__
 from liegan.algebra import Algebra, load_algebra
 from liegan.io import InputError
-from liegan.lie import (
-    act,
+from liegan.metric import MetricResult, invariant_metric, metric_residual, solve_metric
+from liegan.scores import (
     bracket,
-    channel_orthogonality,
     closure_error,
     data_cosine,
-    exp_map,
     frobenius_cosine,
     generator_shares,
-    normalise,
     span_similarity,
     structure_constants,
 )
-from liegan.metric import MetricResult, invariant_metric, metric_residual, solve_metric
+
+# the torch functions of liegan.lie
+__getattr__, _ = lazy_exports(__name__, dict.fromkeys(("act", "channel_orthogonality", "exp_map", "normalise"), "lie"))
 
 __all__ = [
     "Algebra",

@@ -1,7 +1,9 @@
 """The Algebra: the one currency every downstream consumer reads (CLI, analysis, bridge, user scripts).
 
 On disk it is two files side by side, written atomically:
-  algebra.npz   arrays: ``generators`` (c, n, n) effective basis (mask applied), ``mask`` (c, n, n)
+  algebra.npz   arrays: ``generators`` (c, n, n) effective basis (mask applied), ``mask`` (c, n, n), and
+                ``metadata``, the JSON text of algebra.json as a 0-d string array, so that the npz alone,
+                copied anywhere, keeps its context (``json.loads(str(np.load(f)["metadata"]))``)
   algebra.json  metadata: dataset, feature_names, n_dim, n_channels, coefficients, config, metrics,
                 liegan_version, format_version
 ``Algebra.save_pt`` writes the same content as one torch file that loads with ``weights_only=True``.
@@ -88,7 +90,7 @@ class Algebra:
         path = Path(path)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:  # a file object stops numpy from appending ".npz" to the temp name
-                np.savez(f, generators=self.generators, mask=self.mask)
+                np.savez(f, generators=self.generators, mask=self.mask, metadata=np.array(json.dumps(self.metadata())))
         return path
 
     def save_json(self, path: str | Path, include_generators: bool = False) -> Path:
@@ -162,11 +164,20 @@ def _read_json(path: Path) -> dict:
         if path.stat().st_size > cap:
             raise InputError(f"{path}: JSON file of {path.stat().st_size} bytes is larger than the cap of "
                              f"{cap} bytes (raise LIEGAN_MAX_ARRAY_BYTES if it is genuine)")
-        meta = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not a readable algebra JSON file ({e})") from None
+    return _parse_meta(text, path)
+
+
+def _parse_meta(text: str, path: Path) -> dict:
+    """The metadata object in ``text`` (algebra.json, or the npz's ``metadata`` member), checked."""
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not readable algebra metadata JSON ({e})") from None
     except RecursionError:
-        raise InputError(f"{path}: not a readable algebra JSON file (nested too deeply)") from None
+        raise InputError(f"{path}: not readable algebra metadata JSON (nested too deeply)") from None
     if not isinstance(meta, dict):
         raise InputError(f"{path}: expected a JSON object at the top level")
     missing = [k for k in _REQUIRED_JSON if k not in meta]
@@ -175,12 +186,18 @@ def _read_json(path: Path) -> dict:
     return meta
 
 
-def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    arrays = read_npz(path, ("generators", "mask"))
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None, dict | None]:
+    """Generators, mask and the embedded metadata (None in files written before it was embedded)."""
+    arrays = read_npz(path, ("generators", "mask", "metadata"))
     if "generators" not in arrays:
         raise InputError(f"{path}: no 'generators' array (found {npz_names(path)})")
     G = _check_generators(arrays["generators"], path)
-    return G, _check_mask(arrays.get("mask"), G, path)
+    meta = arrays.get("metadata")
+    if meta is not None:
+        if meta.dtype.kind != "U" or meta.ndim != 0:
+            raise InputError(f"{path}: 'metadata' must be one JSON string, got {meta.dtype} {meta.shape}")
+        meta = _parse_meta(str(meta), path)
+    return G, _check_mask(arrays.get("mask"), G, path), meta
 
 
 _META_TYPES = {"dataset": str, "feature_names": list, "coefficients": dict, "config": dict, "metrics": dict,
@@ -218,9 +235,10 @@ def load_algebra(path: str | Path) -> Algebra:
         raise InputError(f"{path}: file not found")
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        G, M = _read_npz(path)
+        G, M, inside = _read_npz(path)
+        # the JSON beside it first (what a user reads, and may have edited), else the copy inside
         side = path.with_suffix(".json")
-        meta = _read_json(side) if side.exists() else {"dataset": "unknown"}
+        meta = _read_json(side) if side.exists() else inside or {"dataset": "unknown"}
         return _from_meta(G, M, meta, path)
     if suffix == ".json":
         meta = _read_json(path)
@@ -229,7 +247,7 @@ def load_algebra(path: str | Path) -> Algebra:
         side = path.with_suffix(".npz")
         if not side.exists():
             raise InputError(f"{path}: holds no generators and {side.name} is not beside it")
-        G, M = _read_npz(side)
+        G, M, _ = _read_npz(side)
         return _from_meta(G, M, meta, path)
     if suffix == ".pt":
         import torch

@@ -9,6 +9,7 @@ printed as one line naming the file and the problem, with exit status 2; a run t
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
 
@@ -24,8 +25,42 @@ COMMAND_MODULES = [
 ]
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser (and, through ``add_subparsers``, every subparser below it) that never expands
+    abbreviations, whose errors are one line, and that names the option meant when one is misspelt.
+
+    argparse's default prefix matching takes ``--epoch 3`` for ``--epochs 3`` without a word; and a
+    misspelt option of a subcommand is reported by the top-level parser with the top-level usage, which
+    names neither the subcommand nor the option.  Here the subcommand's own parser reports it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        ns, extras = super().parse_known_args(args, namespace)
+        if extras:  # nothing here parses partially on purpose: every leftover is a mistake
+            self.error(self._unrecognized(extras))
+        return ns, extras
+
+    def _unrecognized(self, extras: list[str]) -> str:
+        flags = [s for a in self._actions for s in a.option_strings if s.startswith("--")]
+        for arg in extras:
+            word = arg.split("=", 1)[0]
+            if word.startswith("-"):
+                close = difflib.get_close_matches(word.replace("_", "-"), flags, n=1, cutoff=0.6)
+                if close:
+                    return f"unrecognized option {word}: did you mean {close[0]}?"
+                return f"unrecognized option {word} (see {self.prog} --help)"
+        return f"unrecognized arguments: {' '.join(extras)} (see {self.prog} --help)"
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="liegan",
         description="Discover the Lie-algebra symmetries of data (LieGAN) and put them to use.",
     )

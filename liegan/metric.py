@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from liegan.lie import frobenius_cosine
+from liegan.scores import frobenius_cosine
 
 
 def symmetric_basis(n: int) -> np.ndarray:

@@ -137,3 +137,44 @@ def test_unwritable_logdir(tmp_path):
 def test_export_of_a_malformed_run(tmp_path):
     (tmp_path / "algebra.npz").write_bytes(b"garbage")
     assert_one_line_error(liegan("export", tmp_path), "algebra.npz")
+
+
+@pytest.mark.parametrize("args, meant", [
+    (["train", "--epoch", "3"], "--epochs"),  # a prefix is not taken for the option it abbreviates
+    (["train", "--lr_g", "1"], "--lr-g"),
+    (["data", "synth", "topquark", "--jet", "10"], "--jets"),  # a nested subcommand names its own option
+])
+def test_misspelt_option_names_the_one_meant_and_starts_nothing(tmp_path, args, meant):
+    proc = liegan(*args, "--logdir", tmp_path / "runs", "--quiet")
+    assert_one_line_error(proc, "did you mean", meant)
+    assert proc.stderr.startswith(f"liegan {' '.join(args[:2] if args[0] == 'data' else args[:1])}: error")
+    assert not (tmp_path / "runs").exists(), "a run folder was created"
+
+
+def test_unknown_option_without_a_close_one(tmp_path):
+    assert_one_line_error(liegan("export", tmp_path, "--zzzz"), "unrecognized option --zzzz", "--help")
+
+
+# ---------------------------------------------------------------------------------------- start-up cost
+
+NO_TORCH = """
+import sys
+from liegan.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as e:
+    code = e.code
+print("exit", code, "torch imported" if "torch" in sys.modules else "torch not imported")
+"""
+
+
+def test_commands_that_do_not_train_do_not_import_torch(tmp_path):
+    from liegan import Algebra
+    from liegan.algebras import so13
+
+    Algebra(so13(), dataset="topquark", feature_names=["E", "px", "py", "pz"]).save(tmp_path / "run")
+    for args in (["--help"], ["--version"], ["datasets"], ["export", tmp_path / "run"],
+                 ["analyze", tmp_path / "run" / "algebra.npz"], ["runs", tmp_path], ["train", "--help"]):
+        proc = subprocess.run([sys.executable, "-c", NO_TORCH, *map(str, args)], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.stdout.strip().endswith("exit 0 torch not imported"), (args, proc.stdout[-300:], proc.stderr)

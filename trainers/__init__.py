@@ -1,6 +1,12 @@
-"""Training: the adversarial loop, its logging, checkpoints and configuration."""
+"""Training: the adversarial loop, its logging, checkpoints and configuration.
 
-from liegan.trainers.configure import resolve_config
-from liegan.trainers.loop import RunResult, Trainer, resume_config, train
+The names below are imported (with torch) on first use, so that commands which only read run folders
+(`liegan export`, `liegan runs`) do not pay for torch.
+"""
 
-__all__ = ["RunResult", "Trainer", "resolve_config", "resume_config", "train"]
+from liegan._lazy import lazy_exports
+
+_EXPORTS = {"RunResult": "loop", "Trainer": "loop", "resolve_config": "configure", "resume_config": "loop",
+            "train": "loop"}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

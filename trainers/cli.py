@@ -1,4 +1,4 @@
-"""`liegan train`, `liegan datasets`, `liegan export`."""
+"""`liegan train`, `liegan datasets`, `liegan export`, `liegan runs`."""
 
 from __future__ import annotations
 
@@ -63,6 +63,12 @@ def register(sub) -> None:
     e.add_argument("--format", choices=["npz", "json", "pt"], default="npz")
     e.add_argument("--out", help="output path (default <RUN>/algebra-export.<format>)")
     e.set_defaults(func=cmd_export)
+
+    r = sub.add_parser("runs", help="list run folders: dataset, start, state and verdict",
+                       description="One line per run folder under LOGDIR: its dataset, when it started, whether it "
+                                   "finished, was interrupted (resumable), is running or failed, and its verdict.")
+    r.add_argument("logdir", metavar="LOGDIR", nargs="?", default="runs", help="parent folder of runs (default runs)")
+    r.set_defaults(func=cmd_runs)
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict:
@@ -131,4 +137,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else (src if src.is_dir() else src.parent) / f"algebra-export.{args.format}"
     path = algebra.export(args.format, out)
     print(f"wrote {path} ({algebra.n_channels} generators of size {algebra.n_dim}x{algebra.n_dim})")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from liegan.trainers.runs import format_runs, list_runs
+
+    print(format_runs(list_runs(args.logdir)))
     return 0

@@ -31,8 +31,8 @@ import re
 import numpy as np
 
 from liegan.datasets.base import DatasetInfo
-from liegan.lie import frobenius_cosine, generator_shares, span_similarity
 from liegan.metric import canonical, cosine, invariant_metric, signature
+from liegan.scores import frobenius_cosine, generator_shares, span_similarity
 
 
 def slug(name: str) -> str:

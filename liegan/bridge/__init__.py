@@ -1,34 +1,38 @@
 """Discovered generators as parameter-space symmetries: exact actions on networks, the induced action of a
-data symmetry, symmetry ensembles, conserved quantities, teleportation, and the `liegan bridge` pipeline."""
+data symmetry, symmetry ensembles, conserved quantities, teleportation, and the `liegan bridge` pipeline.
 
-from liegan.bridge.actions import (
-    ActionError,
-    GLAction,
-    LayerAction,
-    NonlinearAction,
-    OrthogonalAction,
-    Radial,
-    RescaleAction,
-    action_error,
-    actions_for,
-    evaluate,
-    mlp,
-    params_of,
-)
-from liegan.bridge.conserved import ConservationTracker, conserved_quantities, relative_drift
-from liegan.bridge.ensemble import EnsembleReport, symmetry_ensemble
-from liegan.bridge.induced import (
-    AlgebraAction,
-    InducedAction,
-    InvarianceReport,
-    Task,
-    algebra_action,
-    loss_invariance_error,
-)
-from liegan.bridge.teleport import TeleportSchedule, descend, linear_regression_problem, teleport
+The names below are imported (with torch) on first use, so that `liegan --help` does not import torch."""
 
-__all__ = ["ActionError", "AlgebraAction", "ConservationTracker", "EnsembleReport", "GLAction", "InducedAction",
-           "InvarianceReport", "LayerAction", "NonlinearAction", "OrthogonalAction", "Radial", "RescaleAction", "Task",
-           "TeleportSchedule", "action_error", "actions_for", "algebra_action", "conserved_quantities",
-           "descend", "evaluate", "linear_regression_problem", "loss_invariance_error", "mlp", "params_of",
-           "relative_drift", "symmetry_ensemble", "teleport"]
+from liegan._lazy import lazy_exports
+
+_EXPORTS = {
+    "ActionError": "actions",
+    "AlgebraAction": "induced",
+    "ConservationTracker": "conserved",
+    "EnsembleReport": "ensemble",
+    "GLAction": "actions",
+    "InducedAction": "induced",
+    "InvarianceReport": "induced",
+    "LayerAction": "actions",
+    "NonlinearAction": "actions",
+    "OrthogonalAction": "actions",
+    "Radial": "actions",
+    "RescaleAction": "actions",
+    "Task": "induced",
+    "TeleportSchedule": "teleport",
+    "action_error": "actions",
+    "actions_for": "actions",
+    "algebra_action": "induced",
+    "conserved_quantities": "conserved",
+    "descend": "teleport",
+    "evaluate": "actions",
+    "linear_regression_problem": "teleport",
+    "loss_invariance_error": "induced",
+    "mlp": "actions",
+    "params_of": "actions",
+    "relative_drift": "conserved",
+    "symmetry_ensemble": "ensemble",
+    "teleport": "teleport",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

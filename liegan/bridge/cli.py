@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from liegan.bridge.run import MODELS, BridgeConfig, run_bridge
+from liegan.bridge.config import MODELS, BridgeConfig
 from liegan.io import InputError
 
 
@@ -42,6 +42,8 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
+    from liegan.bridge.run import run_bridge
+
     cfg = BridgeConfig(model=args.model, teleport_every=args.teleport_every, max_samples=args.max_samples,
                        fit_steps=args.fit_steps, gd_steps=args.gd_steps, ensemble_members=args.ensemble_members,
                        ensemble_sigma=args.ensemble_sigma, seed=args.seed)

@@ -16,44 +16,19 @@ import copy
 import dataclasses
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from liegan.algebra import Algebra, load_algebra
 from liegan.bridge.actions import mlp
+from liegan.bridge.config import MODELS, BridgeConfig
 from liegan.bridge.conserved import ConservationTracker
 from liegan.bridge.ensemble import coefficient_sigma, cyclic_powers, symmetry_ensemble
 from liegan.bridge.induced import Task, loss_invariance_error
 from liegan.bridge.teleport import TeleportSchedule, descend
 from liegan.config import DataConfig
 from liegan.io import InputError, jsonable, write_text_atomic
-
-MODELS = {"mlp": "relu", "linear": "identity"}  # --model -> hidden activation (each has an exact action)
-
-
-@dataclass
-class BridgeConfig:
-    model: str = "mlp"  # 'mlp' (ReLU: neuron rescaling) or 'linear' (deep linear: GL_h)
-    hidden: list[int] = field(default_factory=lambda: [32, 32])
-    # Samples for the predictor (a quarter held out).  A top-tagging classifier fitted on 1,500 jets
-    # overfits (test loss 0.72, above ln 2) and is no more invariant along so(1,3) than along random
-    # generators; on 15,000 it generalises (test loss 0.57) and the ratio is 2 (5 on 45,000).
-    max_samples: int = 20_000
-    test_fraction: float = 0.25
-    fit_steps: int = 600  # Adam, full batch
-    fit_lr: float = 3e-3
-    t: float = 0.1  # step along each generator for the invariance figures
-    n_random: int = 8  # random generators of equal norm to compare against
-    gd_steps: int = 300  # plain gradient descent for the conservation and teleportation figures
-    gd_lr: float = 0.05
-    teleport_every: int | None = None  # None: teleport once, at the start
-    teleport_steps: int = 20
-    teleport_lr: float = 0.2
-    ensemble_members: int = 16
-    ensemble_sigma: float | None = None  # None: the coefficient spread the algebra was trained with
-    seed: int = 0
 
 
 def data_config_for(algebra: Algebra, src: Path) -> DataConfig:

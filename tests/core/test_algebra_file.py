@@ -49,8 +49,30 @@ def test_export_formats_round_trip(tmp_path, algebra, fmt):
     out = algebra.export(fmt, tmp_path / f"a.{fmt}")
     back = load_algebra(out)
     np.testing.assert_array_equal(back.generators, algebra.generators)
-    if fmt != "npz":  # a bare npz carries arrays only; metadata lives in the sibling json
-        same(back, algebra)
+    same(back, algebra)
+
+
+def test_npz_alone_keeps_its_context(tmp_path, algebra):
+    algebra.save(tmp_path / "run")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "copied.npz").write_bytes((tmp_path / "run" / "algebra.npz").read_bytes())
+    back = load_algebra(elsewhere / "copied.npz")
+    same(back, algebra)
+    assert back.metrics["similarity_to_truth"] == 0.99
+    with np.load(elsewhere / "copied.npz") as z:  # plain numpy reads it too, without pickles
+        assert json.loads(str(z["metadata"]))["dataset"] == "topquark"
+
+
+def test_npz_without_or_with_bad_metadata(tmp_path):
+    np.savez(tmp_path / "bare.npz", generators=so13())  # written by hand or by an older liegan
+    assert load_algebra(tmp_path / "bare.npz").dataset == "unknown"
+    np.savez(tmp_path / "bad.npz", generators=so13(), metadata=np.array("{not json"))
+    with pytest.raises(InputError, match="bad.npz: not readable algebra metadata"):
+        load_algebra(tmp_path / "bad.npz")
+    np.savez(tmp_path / "num.npz", generators=so13(), metadata=np.zeros(3))
+    with pytest.raises(InputError, match="'metadata' must be one JSON string"):
+        load_algebra(tmp_path / "num.npz")
 
 
 def test_pt_export_loads_with_weights_only(tmp_path, algebra):

@@ -159,6 +159,17 @@ def test_load_drops_short_jets_and_scales_globally(tmp_path):
     assert f"{int((~full).sum())} jets with fewer real constituents dropped" in info.source
 
 
+def test_data_dir_may_name_the_folder_of_the_split_files(tmp_path):
+    df, p, n_real = _frame(seed=4)
+    _write(df, tmp_path / "val.h5")  # e.g. ~/data/toptag/val.h5 as downloaded, no topquark/ below it
+    ds = load_dataset(DataConfig(dataset="topquark", data_dir=str(tmp_path), split="val", constituents=2))
+    assert len(ds.x) == int((n_real >= 2).sum())
+    (tmp_path / "topquark").mkdir()  # both present: the data-root layout wins, as `liegan data` writes it
+    _write(df.iloc[:50], tmp_path / "topquark" / "val.h5")
+    ds = load_dataset(DataConfig(dataset="topquark", data_dir=str(tmp_path), split="val", constituents=2))
+    assert len(ds.x) == int((n_real[:50] >= 2).sum())
+
+
 def test_global_scale_commutes_with_lorentz_and_standardisation_does_not():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(4, 50))
