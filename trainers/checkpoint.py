@@ -21,7 +21,8 @@ import torch
 from liegan.io import InputError, atomic_path
 
 LAST, PREV = "last.pt", "prev.pt"
-REQUIRED = ("generator", "discriminator", "opt_g", "opt_d", "epoch", "step_in_epoch", "global_step", "rng", "config")
+REQUIRED = ("generator", "discriminator", "opt_g", "opt_d", "epoch", "step_in_epoch", "global_step", "perm",
+            "recoveries", "rng", "config", "sums")
 
 
 def rng_state() -> dict:
@@ -114,7 +115,10 @@ def load_checkpoint(path: Path) -> dict:
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED):
         missing = [k for k in REQUIRED if not isinstance(state, dict) or k not in state]
         raise InputError(f"{path}: not a liegan checkpoint (missing {', '.join(missing)})")
-    if "digest" in state and state["digest"] != digest(state):
+    # every checkpoint the trainer writes carries its digest: one without it was not written by it, or edited
+    if "digest" not in state:
+        raise InputError(f"{path}: not a liegan checkpoint (it has no SHA-256 digest of its content)")
+    if state["digest"] != digest(state):
         raise InputError(f"{path}: corrupt checkpoint (content does not match its SHA-256 digest)")
     return state
 

@@ -8,33 +8,21 @@ Three faults are watched after every step (on all ranks alike: the numbers are a
     probability above 1 - ``collapse_prob`` and transformed ones below ``collapse_prob``; it separates them
     perfectly, so the generator's transformations are not symmetries and its gradient carries no signal.
 
+The thresholds are the [train] config's (``max_generator_norm``, ``collapse_prob``, ``collapse_steps``,
+``fault_retries``; 0 disables the norm and collapse checks).
+
 Recovery: the loop keeps in memory the state at the last epoch boundary (models, optimisers, RNG states).
-On a fault it reloads that state, halves both learning rates and goes on, at most ``retries`` times per
+On a fault it reloads that state, halves both learning rates and goes on, at most ``fault_retries`` times per
 run; the next fault stops the run with a TrainingError naming the fault, the step and the last checkpoint
-on disk.  ``retries = 0`` stops at the first fault.  Reloading the RNG states keeps a recovered run
+on disk.  ``fault_retries = 0`` stops at the first fault.  Reloading the RNG states keeps a recovered run
 reproducible: the same seed gives the same recoveries and the same result.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-
-@dataclass
-class FaultPolicy:
-    max_generator_norm: float = 1e3  # per-channel Frobenius norm of L * M; 0 disables the check
-    collapse_prob: float = 1e-3  # D saturated: real prob > 1 - this and fake prob < this ...
-    collapse_steps: int = 200  # ... for this many consecutive steps; 0 disables the check
-    retries: int = 2  # recoveries (reload the last epoch boundary, halve the learning rates) before stopping
-
-    @classmethod
-    def from_config(cls, train_cfg) -> FaultPolicy:
-        """From [train] max_generator_norm, collapse_prob, collapse_steps and fault_retries."""
-        return cls(max_generator_norm=train_cfg.max_generator_norm, collapse_prob=train_cfg.collapse_prob,
-                   collapse_steps=train_cfg.collapse_steps, retries=train_cfg.fault_retries)
-
+from liegan.config import TrainConfig
 
 # indices into the per-step health vector (see health())
 NONFINITE, NORM, REAL, FAKE, STOP = range(5)
@@ -54,8 +42,8 @@ def health(stats: dict[str, torch.Tensor], L: torch.Tensor, stop: bool) -> torch
 class FaultMonitor:
     """Turns the per-step health values into a fault description (or None)."""
 
-    def __init__(self, policy: FaultPolicy):
-        self.policy = policy
+    def __init__(self, train_cfg: TrainConfig):
+        self.policy = train_cfg  # max_generator_norm, collapse_prob, collapse_steps (fault_retries: the loop)
         self.saturated = 0  # consecutive steps with a saturated discriminator
 
     def reset(self) -> None:

@@ -1,4 +1,4 @@
-"""The adversarial loop of LieGAN (REFERENCE.md §1), readable in one sitting.
+"""The adversarial loop of LieGAN, readable in one sitting.
 
 Per minibatch, in this order:
   1. generator step:     L_G = BCE(D(gx, gy), 1) + lambda R_id + eta R_ch + mu ||L * M||_p
@@ -47,7 +47,7 @@ from liegan.lie import channel_orthogonality, identity_cosine
 from liegan.trainers import distributed
 from liegan.trainers.checkpoint import LAST, load_latest, rng_state, save_checkpoint, set_rng_state
 from liegan.trainers.distributed import Dist
-from liegan.trainers.faults import STOP, FaultMonitor, FaultPolicy, health
+from liegan.trainers.faults import STOP, FaultMonitor, health
 from liegan.trainers.scoring import scalar_items, score
 from liegan.trainers.writer import RunWriter
 
@@ -136,6 +136,9 @@ class StopFlag:
 
 
 class Trainer:
+    """The models, optimisers and counters of one run, and every change made to them: the loop below only
+    calls these methods, so what a checkpoint must hold is what this class holds."""
+
     def __init__(self, cfg: TrainCommandConfig, data: Dataset, device: torch.device, ctx: Dist | None = None):
         self.cfg, self.data, self.device = cfg, data, device
         self.ctx = ctx or Dist()
@@ -165,6 +168,10 @@ class Trainer:
                              f"got {t.lambda_decay}")
         self.perm: torch.Tensor | None = None
         self.recoveries = 0  # fault recoveries so far (each halved the learning rates)
+        # this epoch's per-step statistics summed on the device (no host sync per step); checkpointed, so a
+        # resumed epoch reports the means an uninterrupted one would
+        self.sums: dict[str, torch.Tensor] = {}
+        self.last_z: torch.Tensor | None = None  # the latest step's coefficients (for the histogram)
 
     # ---------------------------------------------------------------------------------------------- steps
     def generator_step(self, x: torch.Tensor, y: torch.Tensor | None):
@@ -197,12 +204,43 @@ class Trainer:
         return {"loss/discriminator": loss, "disc/real_prob": torch.sigmoid(real).mean(),
                 "disc/fake_prob": torch.sigmoid(fake).mean()}
 
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This rank's share of the current step's global batch (a new permutation when an epoch starts)."""
+        t = self.cfg.train
+        if self.step_in_epoch == 0 or self.perm is None:
+            self.perm = distributed.epoch_permutation(len(self.data), t.seed, self.epoch)
+        s = self.step_in_epoch * t.batch_size
+        idx = distributed.shard(self.perm[s:s + t.batch_size], self.ctx).to(self.device)
+        return self.x[idx], (self.y[idx] if self.y is not None else None)
+
+    def step(self) -> dict[str, torch.Tensor]:
+        """One adversarial step at the scheduled learning rates: the generator's, then the discriminator's.
+        The counters do not move until :meth:`commit` accepts the step."""
+        x, y = self.batch()
+        self.set_learning_rates()
+        g_stats, gx, gy, self.last_z = self.generator_step(x, y)
+        return g_stats | self.discriminator_step(x, y, gx, gy)
+
+    def commit(self, stats: dict[str, torch.Tensor]) -> None:
+        """Count a healthy step: its statistics join the epoch's running sums."""
+        for k, v in stats.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v.detach()
+        self.step_in_epoch += 1
+        self.global_step += 1
+
+    def end_epoch(self) -> dict[str, float]:
+        """Close the epoch; its per-step means over all ranks."""
+        means = _epoch_means(self.sums, self.n_batches, self.ctx)
+        self.epoch, self.step_in_epoch, self.sums = self.epoch + 1, 0, {}
+        return means
+
     # ---------------------------------------------------------------------------------------------- state
     def state_dict(self) -> dict:
         return {"generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
-                "perm": self.perm, "recoveries": self.recoveries, "rng": rng_state(), "config": self.cfg.to_dict()}
+                "perm": self.perm, "recoveries": self.recoveries, "rng": rng_state(), "config": self.cfg.to_dict(),
+                "sums": {k: v.detach().cpu() for k, v in self.sums.items()}}
 
     def load_state_dict(self, s: dict, rng: dict | None = None) -> None:
         """Restore s; ``rng`` overrides s['rng'] (a rank other than 0 restores its own stream)."""
@@ -212,8 +250,28 @@ class Trainer:
         self.opt_d.load_state_dict(s["opt_d"])
         self.epoch, self.step_in_epoch, self.global_step = s["epoch"], s["step_in_epoch"], s["global_step"]
         self.perm = s["perm"]
-        self.recoveries = s.get("recoveries", 0)
+        self.recoveries = s["recoveries"]
+        self.sums = {k: v.to(self.device) for k, v in s["sums"].items()}
         set_rng_state(rng if rng is not None else s["rng"])
+
+    def checkpoint_state(self) -> dict | None:
+        """A collective: the state to write, on rank 0 (None elsewhere).  It holds every rank's RNG state
+        and the running sums totalled over the ranks, so :meth:`resume_from` works for any number of them."""
+        rngs = self.ctx.gather_objects(rng_state())
+        names = list(self.sums)
+        totals = (self.ctx.all_reduce_sum(torch.stack([self.sums[k].float() for k in names])).cpu()
+                  if names else torch.zeros(0))
+        if not self.ctx.is_main:
+            return None
+        sums = dict(zip(names, totals.unbind(), strict=True))
+        return self.state_dict() | {"sums": sums, "rng_ranks": rngs, "world_size": self.ctx.world}
+
+    def resume_from(self, s: dict) -> None:
+        """Continue from a checkpoint file: this rank's RNG stream; the sums (a total over the ranks that
+        wrote it) stay on rank 0 alone, so the next all-reduce counts them once."""
+        self.load_state_dict(s, rng=_rank_rng(s, self.ctx))
+        if not self.ctx.is_main:
+            self.sums = {k: torch.zeros_like(v) for k, v in self.sums.items()}
 
     def snapshot(self) -> dict:
         """An in-memory copy of the state (the 'last good state' a fault recovery goes back to)."""
@@ -258,19 +316,32 @@ def resume_config(run_dir: str | Path, epochs: int | None = None, device: str | 
 
 
 def train(cfg: TrainCommandConfig, resume: str | Path | None = None, progress: bool = True,
-          on_step: Callable[[Trainer], None] | None = None, faults: FaultPolicy | None = None) -> RunResult:
+          on_step: Callable[[Trainer], None] | None = None) -> RunResult:
     """Train one LieGAN; return the run folder, the exported Algebra and the final metrics.
 
     resume: a run folder whose checkpoints/ to continue from, with cfg from :func:`resume_config`.
-    on_step(trainer) is called after every step (benchmarks use it).  faults: thresholds and retries of the
-    fault checks (faults.py; default from the [train] config where it has those fields).
-    Under torchrun every rank calls this; rank 0 alone writes the run folder.
+    on_step(trainer) is called after every step (benchmarks use it).  The fault thresholds and retries are
+    the [train] config's (faults.py).  Under torchrun every rank calls this; rank 0 alone writes the run folder.
+    SIGINT/SIGTERM are caught from here on: a signal while the data load stops the run after its first step.
     """
-    ctx, device = distributed.setup(pick_device(cfg.train.device))
-    try:
-        return _train(cfg, ctx, device, resume, progress, on_step, faults or FaultPolicy.from_config(cfg.train))
-    finally:
-        ctx.close()
+    _start_up(cfg.train)
+    stop = StopFlag()
+    with stop.installed():
+        ctx, device = distributed.setup(pick_device(cfg.train.device))
+        try:
+            return _train(cfg, ctx, device, resume, progress, on_step, stop)
+        finally:
+            ctx.close()
+
+
+def _start_up(t) -> None:
+    """Process-wide settings, made before anything is loaded."""
+    if t.threads > 0:
+        torch.set_num_threads(t.threads)
+    # torch.optim imports torch._dynamo on the first optimizer (about 1.3 s here, a tenth of a top-quark
+    # run's time to discovery); start that import now so it overlaps with reading the data (0.6-0.9 s of
+    # h5py and numpy, which release the GIL).  Trainer() then waits on the import lock if it is not done.
+    threading.Thread(target=_import_quietly, args=("torch._dynamo",), daemon=True).start()
 
 
 def _import_quietly(module: str) -> None:
@@ -279,148 +350,153 @@ def _import_quietly(module: str) -> None:
         importlib.import_module(module)
 
 
-def _train(cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, progress: bool,
-           on_step, policy: FaultPolicy) -> RunResult:
-    t = cfg.train
-    if t.threads > 0:
-        torch.set_num_threads(t.threads)
-    # torch.optim imports torch._dynamo on the first optimizer (about 1.3 s here, a tenth of a top-quark
-    # run's time to discovery); start that import now so it overlaps with reading the data (0.6-0.9 s of
-    # h5py and numpy, which release the GIL).  Trainer() then waits on the import lock if it is not done.
-    threading.Thread(target=_import_quietly, args=("torch._dynamo",), daemon=True).start()
-
-    # ---- the state to resume from (last.pt, or prev.pt when last.pt is damaged)
-    state = None
-    if resume is not None:
-        run_dir = Path(resume)
-        state, used = load_latest(run_dir / CHECKPOINT_DIR, warn=ctx.is_main)
-        if used.name != LAST and ctx.is_main and (run_dir / CHECKPOINT).exists():
-            (run_dir / CHECKPOINT).replace(run_dir / CHECKPOINT_DIR / f"{LAST}.corrupt")  # never rotated into prev.pt
-        ctx.barrier()
-
-    # ---- data (rank 0 first: it may simulate and cache), run folder (made on rank 0, name broadcast), models
-    torch.manual_seed(t.seed)  # the same initial parameters on every rank
-    np.random.seed(t.seed)  # noqa: NPY002 (seeds any legacy-global numpy use downstream)
+def _train(cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, progress: bool, on_step,
+           stop: StopFlag) -> RunResult:
+    state = _resume_state(Path(resume), ctx) if resume is not None else None
+    # ---- data (rank 0 first: it may simulate and cache) and models; the same initial parameters on every rank
+    torch.manual_seed(cfg.train.seed)
+    np.random.seed(cfg.train.seed)  # noqa: NPY002 (seeds any legacy-global numpy use downstream)
     data = ctx.on_main_first(lambda: load_dataset(cfg.data))
-    if resume is None:
-        run_dir = ctx.on_main(lambda: _new_run(cfg))
     trainer = Trainer(cfg, data, device, ctx)
     if state is not None:
-        trainer.load_state_dict(state, rng=_rank_rng(state, ctx))
+        trainer.resume_from(state)
     elif ctx.rank:
-        torch.manual_seed(distributed.rank_seed(t.seed, ctx.rank))  # each rank draws its own coefficients
-    ckpt = run_dir / CHECKPOINT
-    writer = RunWriter(run_dir, list(data.info.feature_names), enabled=ctx.is_main)
-    N = len(data)
-    n_batches = trainer.n_batches
-
-    def checkpoint():  # a collective: every rank hands its RNG state to rank 0, which writes the file
-        rngs = ctx.gather_objects(rng_state())
-        if ctx.is_main:
-            save_checkpoint(ckpt, trainer.state_dict() | {"rng_ranks": rngs, "world_size": ctx.world})
-        return (trainer.epoch, trainer.step_in_epoch)
-
-    history: list[dict] = []
-    stop, monitor = StopFlag(), FaultMonitor(policy)
-    good = trainer.snapshot()  # where a fault recovery returns to; refreshed at every epoch boundary
-    saved_at = (trainer.epoch, trainer.step_in_epoch) if state is not None else None
-    halted = False
-    start = time.perf_counter()
-    scores: dict = score(trainer.G.effective().detach().cpu().numpy(), data.info)
-    bar = _progress(progress and ctx.is_main, t.epochs * n_batches, trainer.epoch * n_batches + trainer.step_in_epoch)
+        torch.manual_seed(distributed.rank_seed(cfg.train.seed, ctx.rank))  # each rank draws its own coefficients
+    # ---- the run folder, only now that the run can start (made on rank 0, its name broadcast)
+    run_dir = Path(resume) if resume is not None else ctx.on_main(lambda: _new_run(cfg))
+    session = Session(trainer, run_dir, progress, on_step, resumed=state is not None)
     try:
-        with stop.installed():
-            while trainer.epoch < t.epochs and not halted:
-                if trainer.step_in_epoch == 0 or trainer.perm is None:
-                    trainer.perm = distributed.epoch_permutation(N, t.seed, trainer.epoch)
-                sums: dict[str, torch.Tensor] = {}
-                fault = None
-                while trainer.step_in_epoch < n_batches:
-                    # ---- this rank's share of the step's global batch
-                    s = trainer.step_in_epoch * t.batch_size
-                    idx = distributed.shard(trainer.perm[s:s + t.batch_size], ctx).to(device)
-                    x = trainer.x[idx]
-                    y = trainer.y[idx] if trainer.y is not None else None
-                    # ---- the two adversarial steps, at this step's scheduled learning rates
-                    trainer.set_learning_rates()
-                    g_stats, gx, gy, z = trainer.generator_step(x, y)
-                    d_stats = trainer.discriminator_step(x, y, gx, gy)
-                    stats = g_stats | d_stats
-                    # ---- health, agreed across ranks: one all-reduce and one host sync per step
-                    h = ctx.all_reduce_sum(health(stats, trainer.G.effective(), stop.signal is not None))
-                    h = (h / ctx.world).tolist()
-                    fault = monitor.check(h)
-                    if fault:
-                        break
-                    for k, v in stats.items():  # summed on the device: no further host sync per step
-                        sums[k] = sums.get(k, 0.0) + v.detach()
-                    trainer.step_in_epoch += 1
-                    trainer.global_step += 1
-                    bar.update(1)
-                    if on_step is not None:
-                        on_step(trainer)
-                    if h[STOP] > 0:  # a signal reached some rank: every rank stops after this same step
-                        halted = True
-                        break
-                if fault:
-                    # ---- fault: back to the last epoch boundary with halved learning rates, or stop
-                    fault = _describe(fault, stats, trainer)
-                    if trainer.recoveries < policy.retries:
-                        trainer.recover(good)
-                        monitor.reset()
-                        bar.n = trainer.epoch * n_batches + trainer.step_in_epoch
-                        bar.refresh()
-                        if ctx.is_main:
-                            print(f"liegan train: warning: {fault}; recovery {trainer.recoveries}/{policy.retries}: "
-                                  f"back to epoch {trainer.epoch} with learning rates halved "
-                                  f"(x{0.5 ** trainer.recoveries:g})", file=sys.stderr)
-                        continue
-                    keep = (f"the last good checkpoint is {ckpt}" if ckpt.exists()
-                            else "no checkpoint had been written yet")
-                    tried = (f" (after {trainer.recoveries} recoveries with halved learning rates)"
-                             if trainer.recoveries else "")
-                    raise TrainingError(f"{fault}{tried}; stopping: {keep}. {_hint(fault)}")
-                if halted:
-                    break
-                # ---- end of epoch: scores, summaries, checkpoint, new recovery point
-                trainer.epoch += 1
-                trainer.step_in_epoch = 0
-                L = trainer.G.effective().detach().cpu().numpy()
-                scores = score(L, data.info)
-                row = _epoch_means(sums, n_batches, ctx) | scalar_items(scores)
-                row["time/elapsed_s"] = time.perf_counter() - start
-                history.append({"epoch": trainer.epoch, **row})
-                writer.scalars(row, trainer.epoch)
-                if trainer.epoch % t.log_every == 0 or trainer.epoch == t.epochs:
-                    writer.generators(L, trainer.epoch)
-                    writer.coefficients(z, trainer.epoch)
-                if trainer.epoch % t.checkpoint_every == 0:
-                    saved_at = checkpoint()
-                good = trainer.snapshot()
-                bar.set_postfix({"epoch": f"{trainer.epoch}/{t.epochs}"} | _postfix(row))
+        while trainer.epoch < cfg.train.epochs:
+            fault = session.run_epoch(stop)
+            if session.halted:
+                break
+            if fault:
+                session.recover_or_stop(fault)
+                continue
+            session.end_of_epoch()
     except BaseException:
-        writer.close()
+        session.close()
         raise
-    finally:
-        bar.close()
+    return session.finish()
 
-    # ---- the end (or a signal): final checkpoint, replicas compared, export by rank 0
-    if saved_at != (trainer.epoch, trainer.step_in_epoch):  # keep prev.pt one generation older than last.pt
-        checkpoint()
-    metrics = dict(scores)
-    if history:
-        metrics.update({k: history[-1][k] for k in ("loss/generator", "loss/discriminator") if k in history[-1]})
-    metrics["epochs"] = trainer.epoch
-    if ctx.enabled:
-        metrics |= _compare_replicas(trainer, ctx)
-    algebra = trainer.algebra(metrics)
-    if ctx.is_main:
-        algebra.save(run_dir)
-    if not halted:
-        writer.hparams(_flat_hparams(cfg), scalar_items(metrics))
-    writer.close()
+
+def _resume_state(run_dir: Path, ctx: Dist) -> dict:
+    """The state to resume from: last.pt, or prev.pt when last.pt is damaged (set aside, never rotated)."""
+    state, used = load_latest(run_dir / CHECKPOINT_DIR, warn=ctx.is_main)
+    if used.name != LAST and ctx.is_main and (run_dir / CHECKPOINT).exists():
+        (run_dir / CHECKPOINT).replace(run_dir / CHECKPOINT_DIR / f"{LAST}.corrupt")
     ctx.barrier()
-    return RunResult(run_dir, algebra, metrics, history, halted)
+    return state
+
+
+class Session:
+    """One call of :func:`train` around its Trainer: the stages of the loop (an epoch of steps, recover or
+    stop, end of epoch, finish) and what they report through (writer, progress bar, history)."""
+
+    def __init__(self, trainer: Trainer, run_dir: Path, progress: bool, on_step, resumed: bool):
+        self.trainer, self.run_dir, self.on_step = trainer, run_dir, on_step
+        self.cfg, self.ctx, info = trainer.cfg, trainer.ctx, trainer.data.info
+        self.ckpt = run_dir / CHECKPOINT
+        self.writer = RunWriter(run_dir, list(info.feature_names), enabled=self.ctx.is_main)
+        self.monitor = FaultMonitor(self.cfg.train)
+        self.good = trainer.snapshot()  # where a fault recovery returns to; refreshed at every epoch boundary
+        self.saved_at = (trainer.epoch, trainer.step_in_epoch) if resumed else None
+        self.halted = False  # a signal stopped the run
+        self.history: list[dict] = []
+        self.start = time.perf_counter()
+        self.scores: dict = score(trainer.G.effective().detach().cpu().numpy(), info)
+        n = trainer.n_batches
+        self.bar = _progress(progress and self.ctx.is_main, self.cfg.train.epochs * n,
+                             trainer.epoch * n + trainer.step_in_epoch)
+
+    def run_epoch(self, stop: StopFlag) -> str | None:
+        """Steps to the end of the epoch; the description of a fault if one stops it early (``halted``
+        is set instead when a signal does)."""
+        t = self.trainer
+        while t.step_in_epoch < t.n_batches:
+            stats = t.step()
+            # health, agreed across ranks: one all-reduce and one host sync per step
+            h = self.ctx.all_reduce_sum(health(stats, t.G.effective(), stop.signal is not None))
+            h = (h / self.ctx.world).tolist()
+            fault = self.monitor.check(h)
+            if fault:
+                return _describe(fault, stats, t)
+            t.commit(stats)
+            self.bar.update(1)
+            if self.on_step is not None:
+                self.on_step(t)
+            if h[STOP] > 0:  # a signal reached some rank: every rank stops after this same step
+                self.halted = True
+                return None
+        return None
+
+    def recover_or_stop(self, fault: str) -> None:
+        """Back to the last epoch boundary with halved learning rates, or (retries spent) a TrainingError."""
+        t, retries = self.trainer, self.cfg.train.fault_retries
+        if t.recoveries >= retries:
+            keep = (f"the last good checkpoint is {self.ckpt}" if self.ckpt.exists()
+                    else "no checkpoint had been written yet")
+            tried = f" (after {t.recoveries} recoveries with halved learning rates)" if t.recoveries else ""
+            raise TrainingError(f"{fault}{tried}; stopping: {keep}. {_hint(fault)}")
+        t.recover(self.good)
+        self.monitor.reset()
+        self.bar.n = t.epoch * t.n_batches + t.step_in_epoch
+        self.bar.refresh()
+        if self.ctx.is_main:
+            print(f"liegan train: warning: {fault}; recovery {t.recoveries}/{retries}: back to epoch {t.epoch} "
+                  f"with learning rates halved (x{0.5 ** t.recoveries:g})", file=sys.stderr)
+
+    def end_of_epoch(self) -> None:
+        """Scores, summaries, a periodic checkpoint, and the new recovery point."""
+        t, c = self.trainer, self.cfg.train
+        row = t.end_epoch()
+        L = t.G.effective().detach().cpu().numpy()
+        self.scores = score(L, t.data.info)
+        row |= scalar_items(self.scores)
+        row["time/elapsed_s"] = time.perf_counter() - self.start
+        self.history.append({"epoch": t.epoch, **row})
+        self.writer.scalars(row, t.epoch)
+        if t.epoch % c.log_every == 0 or t.epoch == c.epochs:
+            self.writer.generators(L, t.epoch)
+            self.writer.coefficients(t.last_z, t.epoch)
+        if t.epoch % c.checkpoint_every == 0:
+            self.checkpoint()
+        self.good = t.snapshot()
+        self.bar.set_postfix({"epoch": f"{t.epoch}/{c.epochs}"} | _postfix(row))
+
+    def checkpoint(self) -> None:
+        """A collective: every rank hands its state to rank 0, which writes the file."""
+        state = self.trainer.checkpoint_state()
+        if state is not None:
+            save_checkpoint(self.ckpt, state)
+        self.saved_at = (self.trainer.epoch, self.trainer.step_in_epoch)
+
+    def finish(self) -> RunResult:
+        """The end (or a signal): final checkpoint, replicas compared, export by rank 0."""
+        t = self.trainer
+        self.bar.close()
+        if self.saved_at != (t.epoch, t.step_in_epoch):  # keep prev.pt one generation older than last.pt
+            self.checkpoint()
+        metrics = dict(self.scores)
+        if self.history:
+            last = self.history[-1]
+            metrics.update({k: last[k] for k in ("loss/generator", "loss/discriminator") if k in last})
+        metrics["epochs"] = t.epoch
+        if self.ctx.enabled:
+            metrics |= _compare_replicas(t, self.ctx)
+        algebra = t.algebra(metrics)
+        if self.ctx.is_main:
+            algebra.save(self.run_dir)
+        if not self.halted:
+            self.writer.hparams(_flat_hparams(self.cfg), scalar_items(metrics))
+        self.writer.close()
+        self.ctx.barrier()
+        return RunResult(self.run_dir, algebra, metrics, self.history, self.halted)
+
+    def close(self) -> None:
+        """After an error: release the bar and the event file."""
+        self.bar.close()
+        self.writer.close()
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -470,6 +546,8 @@ def _hint(fault: str) -> str:
         return ("Try a lower discriminator learning rate (--lr-d), a narrower discriminator, or check that the "
                 "search space (--mask) can hold a symmetry of these data.")
     return "Try a lower learning rate (--lr-g/--lr-d), a norm penalty (--set train.mu_reg=...) or check the data scale."
+
+
 def _progress(enabled: bool, total: int, initial: int):
     from tqdm.auto import tqdm
 

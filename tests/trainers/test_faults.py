@@ -10,10 +10,11 @@ import torch
 
 from liegan import load_algebra
 from liegan.algebras import twobody_so2
+from liegan.config import TrainConfig
 from liegan.io import TrainingError
 from liegan.trainers import resolve_config, train
 from liegan.trainers.checkpoint import load_checkpoint
-from liegan.trainers.faults import FaultMonitor, FaultPolicy, health
+from liegan.trainers.faults import FaultMonitor, health
 
 HEALTHY = [0.0, 8.0, 0.5, 0.5, 0.0]  # [non-finite, norm, real prob, fake prob, stop]
 
@@ -40,7 +41,7 @@ def assert_consistent(run):
 
 
 def test_monitor_rules_and_healthy_control():
-    m = FaultMonitor(FaultPolicy(max_generator_norm=100, collapse_prob=0.01, collapse_steps=3))
+    m = FaultMonitor(TrainConfig(max_generator_norm=100, collapse_prob=0.01, collapse_steps=3))
     assert all(m.check(HEALTHY) is None for _ in range(100))
     assert m.check([1.0, 8.0, 0.5, 0.5, 0.0])[0] == "non-finite"
     kind, detail = m.check([0.0, 101.0, 0.5, 0.5, 0.0])
@@ -52,7 +53,7 @@ def test_monitor_rules_and_healthy_control():
     assert m.check(saturated) is None and m.check(saturated) is None
     kind, detail = m.check(saturated)
     assert kind == "collapsed discriminator" and "3 steps" in detail
-    off = FaultMonitor(FaultPolicy(max_generator_norm=0, collapse_steps=0))
+    off = FaultMonitor(TrainConfig(max_generator_norm=0, collapse_steps=0))
     assert all(off.check([0.0, 1e9, 1.0, 0.0, 0.0]) is None for _ in range(10)), "0 disables a check"
 
 
@@ -87,7 +88,7 @@ def test_exploding_generator_stops_with_a_clear_message(tmp_path):
 
     with pytest.raises(TrainingError, match=r"exploding generator at epoch 1, step 20: .*norm 2000 > "
                                             r"max_generator_norm 1000.*last good checkpoint.*lower learning rate"):
-        train(small_cfg(tmp_path), progress=False, on_step=explode, faults=FaultPolicy(retries=0))
+        train(small_cfg(tmp_path, **{"train.fault_retries": 0}), progress=False, on_step=explode)
     run = tmp_path / "run"
     assert_consistent(run)
     assert not (run / "algebra.npz").exists(), "no algebra exported from a failed run"
@@ -125,7 +126,7 @@ def test_recoveries_are_bounded(tmp_path, capsys):
 
     with pytest.raises(TrainingError, match=r"exploding generator at epoch 0.*after 1 recoveries.*"
                                             r"no checkpoint had been written yet"):
-        train(small_cfg(tmp_path), progress=False, on_step=always_explode, faults=FaultPolicy(retries=1))
+        train(small_cfg(tmp_path, **{"train.fault_retries": 1}), progress=False, on_step=always_explode)
     assert capsys.readouterr().err.count("recovery") == 1
     assert_consistent(tmp_path / "run")
 
@@ -140,10 +141,11 @@ def test_collapsed_discriminator_is_detected(tmp_path):
 
     cfg = small_cfg(tmp_path, **{"generator.coefficients": "integer", "generator.int_low": 1,
                                  "generator.int_high": 1, "train.lr_g": 0.0, "train.lr_d": 1e-2,
-                                 "train.epochs": 10, "train.checkpoint_every": 100})
+                                 "train.epochs": 10, "train.checkpoint_every": 100, "train.collapse_steps": 20,
+                                 "train.collapse_prob": 0.01, "train.fault_retries": 0})
     with pytest.raises(TrainingError, match=r"collapsed discriminator at epoch \d+, step \d+: D has separated real "
                                             r"from transformed samples for 20 steps.*lower discriminator learning"):
-        train(cfg, progress=False, on_step=pin, faults=FaultPolicy(collapse_steps=20, collapse_prob=0.01, retries=0))
+        train(cfg, progress=False, on_step=pin)
     assert_consistent(tmp_path / "run")
 
 
@@ -153,15 +155,3 @@ def test_healthy_default_run_raises_no_fault(tmp_path, capsys):
     assert "warning" not in capsys.readouterr().err
     assert result.metrics["epochs"] == 2
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["recoveries"] == 0
-
-
-def test_policy_from_config_fields():
-    from liegan.config import TrainConfig
-    from liegan.trainers import resolve_config
-
-    assert FaultPolicy.from_config(TrainConfig()) == FaultPolicy()
-    cfg = resolve_config("twobody", overrides={"train.fault_retries": "0", "train.collapse_steps": "5",
-                                               "train.max_generator_norm": "7"})
-    p = FaultPolicy.from_config(cfg.train)
-    assert (p.retries, p.collapse_steps, p.max_generator_norm) == (0, 5, 7.0)
-    assert p.collapse_prob == FaultPolicy().collapse_prob

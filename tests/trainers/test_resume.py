@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from liegan import load_algebra
 from liegan.io import InputError
 from liegan.trainers import resolve_config, resume_config, train
 from liegan.trainers.checkpoint import digest, load_checkpoint, load_latest, save_checkpoint
@@ -26,7 +27,8 @@ def small_cfg(tmp_path, name, **overrides):
 
 def a_state(epoch=1):
     return {"generator": {"L": torch.arange(64.0).reshape(1, 8, 8)}, "discriminator": {}, "opt_g": {}, "opt_d": {},
-            "epoch": epoch, "step_in_epoch": 0, "global_step": 10 * epoch, "rng": {}, "config": {"x": [1, 2]}}
+            "epoch": epoch, "step_in_epoch": 0, "global_step": 10 * epoch, "perm": None, "recoveries": 0, "rng": {},
+            "config": {"x": [1, 2]}, "sums": {}}
 
 
 # ---------------------------------------------------------------------------------------- checkpoint files
@@ -126,7 +128,7 @@ def test_resume_from_prev_when_last_is_truncated(tmp_path, capsys):
 def test_sigterm_mid_epoch_then_resume_is_bitwise_exact(tmp_path):
     """Bitwise, because the checkpoint restores every RNG state, the epoch's permutation and position and
     Adam's state, and the CPU kernels (one thread) run the same operations in the same order."""
-    full = train(small_cfg(tmp_path, "full"), progress=False).algebra.generators
+    full = train(small_cfg(tmp_path, "full"), progress=False)
 
     def terminate(trainer):
         if trainer.global_step == 21:  # epoch 1 has steps 16..31
@@ -138,7 +140,16 @@ def test_sigterm_mid_epoch_then_resume_is_bitwise_exact(tmp_path):
     assert state["epoch"] == 1 and 0 < state["step_in_epoch"] < 16, "stopped mid-epoch"
     resumed = train(resume_config(tmp_path / "part"), resume=tmp_path / "part", progress=False)
     assert not resumed.interrupted
-    np.testing.assert_array_equal(resumed.algebra.generators, full)
+    np.testing.assert_array_equal(resumed.algebra.generators, full.algebra.generators)
+    # what it reports, too: the interrupted epoch's means count the steps before the signal (checkpointed
+    # running sums), in the history, the final metrics and algebra.json
+    assert [r["epoch"] for r in resumed.history] == [2, 3]
+    for got, want in zip(resumed.history, full.history[1:], strict=True):
+        for k in ("loss/generator", "loss/discriminator", "reg/identity", "disc/real_prob", "similarity_to_truth"):
+            assert got[k] == pytest.approx(want[k], rel=1e-6, abs=1e-9), (got["epoch"], k)
+    for k in ("loss/generator", "loss/discriminator"):
+        assert resumed.metrics[k] == pytest.approx(full.metrics[k], rel=1e-6)
+        assert load_algebra(tmp_path / "part").metrics[k] == pytest.approx(full.metrics[k], rel=1e-6)
 
 
 @pytest.mark.slow
