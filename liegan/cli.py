@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "liegan.analysis.cli",  # analyze
     "liegan.datasets.cli",  # data fetch, data synth
     "liegan.bridge.cli",  # bridge
+    "liegan.trainers.fit_cli",  # fit
 ]
 
 
