@@ -90,7 +90,7 @@ class TrainConfig:
     collapse_steps: int = 200  # 0 disables the check
     fault_retries: int = 2
     checkpoint_every: int = 10  # epochs; a checkpoint is also written at the end and on Ctrl-C
-    log_every: int = 1  # epochs between image/text/histogram summaries (scalars: every epoch)
+    log_every: int = 0  # steps between TensorBoard scalars (0: about 100 per run); images every 10th
 
     def lr_factor(self, epoch: float) -> float:
         """The learning rates' multiplier at a (fractional) epoch under lr_schedule."""

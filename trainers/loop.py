@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 
 from liegan.algebra import Algebra
 from liegan.config import TrainCommandConfig, config_from_dict, to_toml
@@ -49,7 +50,7 @@ from liegan.trainers.checkpoint import LAST, load_latest, rng_state, save_checkp
 from liegan.trainers.distributed import Dist
 from liegan.trainers.faults import STOP, FaultMonitor, health
 from liegan.trainers.scoring import scalar_items, score
-from liegan.trainers.writer import RunWriter
+from liegan.trainers.writer import RunWriter, cadence
 
 CHECKPOINT_DIR = Path("checkpoints")
 CHECKPOINT = CHECKPOINT_DIR / LAST
@@ -326,7 +327,9 @@ def train(cfg: TrainCommandConfig, resume: str | Path | None = None, progress: b
     """
     _start_up(cfg.train)
     stop = StopFlag()
-    with stop.installed():
+    # numpy's BLAS on one thread while training: the scores (trainers/scoring.py, every few steps) take SVDs of
+    # tiny matrices, which its thread pool slows 100-fold on a busy machine (0.1 s instead of 1 ms per solve)
+    with stop.installed(), threadpool_limits(1, user_api="blas"):
         ctx, device = distributed.setup(pick_device(cfg.train.device))
         try:
             return _train(cfg, ctx, device, resume, progress, on_step, stop)
@@ -397,7 +400,8 @@ class Session:
         self.trainer, self.run_dir, self.on_step = trainer, run_dir, on_step
         self.cfg, self.ctx, info = trainer.cfg, trainer.ctx, trainer.data.info
         self.ckpt = run_dir / CHECKPOINT
-        self.writer = RunWriter(run_dir, list(info.feature_names), enabled=self.ctx.is_main)
+        c, n = self.cfg.train, trainer.n_batches
+        self.writer = RunWriter(run_dir, info, cadence(c.epochs * n, c.log_every), enabled=self.ctx.is_main)
         self.monitor = FaultMonitor(self.cfg.train)
         self.good = trainer.snapshot()  # where a fault recovery returns to; refreshed at every epoch boundary
         self.saved_at = (trainer.epoch, trainer.step_in_epoch) if resumed else None
@@ -405,7 +409,6 @@ class Session:
         self.history: list[dict] = []
         self.start = time.perf_counter()
         self.scores: dict = score(trainer.G.effective().detach().cpu().numpy(), info)
-        n = trainer.n_batches
         self.bar = _progress(progress and self.ctx.is_main, self.cfg.train.epochs * n,
                              trainer.epoch * n + trainer.step_in_epoch)
 
@@ -422,6 +425,7 @@ class Session:
             if fault:
                 return _describe(fault, stats, t)
             t.commit(stats)
+            self.log_step(stats)
             self.bar.update(1)
             if self.on_step is not None:
                 self.on_step(t)
@@ -429,6 +433,18 @@ class Session:
                 self.halted = True
                 return None
         return None
+
+    def log_step(self, stats: dict) -> None:
+        """TensorBoard every ``writer.every`` steps: the means since the last point and the current scores
+        (rank 0's share of the batch under torchrun)."""
+        t, w = self.trainer, self.writer
+        w.accumulate(stats)
+        if w.enabled and w.due(t.global_step):
+            L = t.G.effective().detach().cpu().numpy()
+            w.point(t.global_step, self._scalars(L), L, t.last_z)
+
+    def _scalars(self, L) -> dict[str, float]:
+        return scalar_items(score(L, self.trainer.data.info)) | {"time/elapsed_s": time.perf_counter() - self.start}
 
     def recover_or_stop(self, fault: str) -> None:
         """Back to the last epoch boundary with halved learning rates, or (retries spent) a TrainingError."""
@@ -455,10 +471,6 @@ class Session:
         row |= scalar_items(self.scores)
         row["time/elapsed_s"] = time.perf_counter() - self.start
         self.history.append({"epoch": t.epoch, **row})
-        self.writer.scalars(row, t.epoch)
-        if t.epoch % c.log_every == 0 or t.epoch == c.epochs:
-            self.writer.generators(L, t.epoch)
-            self.writer.coefficients(t.last_z, t.epoch)
         if t.epoch % c.checkpoint_every == 0:
             self.checkpoint()
         self.good = t.snapshot()
@@ -487,8 +499,11 @@ class Session:
         algebra = t.algebra(metrics)
         if self.ctx.is_main:
             algebra.save(self.run_dir)
-        if not self.halted:
-            self.writer.hparams(_flat_hparams(self.cfg), scalar_items(metrics))
+        if self.writer.enabled:
+            L = t.G.effective().detach().cpu().numpy()
+            self.writer.last(t.global_step, self._scalars(L), L, t.last_z)
+            if not self.halted:
+                self.writer.final(_flat_hparams(self.cfg), metrics, t.global_step)
         self.writer.close()
         self.ctx.barrier()
         return RunResult(self.run_dir, algebra, metrics, self.history, self.halted)

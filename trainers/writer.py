@@ -1,28 +1,130 @@
 """TensorBoard behind one small writer object, so the loop never touches summary APIs directly.
 
-Per epoch: scalars (losses, regularisers, scores), an image of every generator channel (diverging colour
-map with symmetric limits, so white is zero and the colour's sign reads directly), the matrices as a text
-table, and a histogram of the sampled coefficients.  At the end: hparams with the final scores.
-A disabled writer (non-zero ranks in distributed runs) accepts every call and writes nothing.
+What a user opening ``tensorboard --logdir runs`` should see first is the result, so the tags are grouped:
+  Summary/      similarity to the known symmetry, the invariant metric's cosine with the known one, the share
+                of each known generator inside the learned span, the two adversarial losses
+  loss/ reg/ disc/   the other terms of the losses and the discriminator's probabilities
+  scores/ metric/ metric_strict/   the remaining scores of trainers/scoring.py
+  generators/   one image of every channel (feature names on the axes, one fixed colour scale with its bar)
+                and, when the dataset declares its symmetry, the learned span written in that symmetry's
+                named basis (text)
+  coefficients/ a histogram of the sampled coefficients
+``Summary`` is capitalised so that it sorts before the lower-case groups.  Scalars are written every
+``every`` steps (chosen so that a run has about 100 points: convergence within an epoch is visible), as means
+over the steps since the last point; images, texts and histograms at every IMAGE_EVERY-th point and at the
+end.  The final values go to the HParams dashboard (as the last value of each Summary series) and to one
+text table, never as one-point charts.  A custom-scalars layout overlays the per-generator shares and the two
+losses in one chart each.  A disabled writer (non-zero ranks in distributed runs) accepts every call and
+writes nothing.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
-CELL = 24  # pixels per matrix entry in generator images
+from liegan.datasets.base import DatasetInfo
+from liegan.io import jsonable
+
+POINTS = 100  # scalar points per run when the cadence is automatic
+IMAGE_EVERY = 10  # scalar points between two images (TensorBoard keeps 10 per tag unless told otherwise)
+SUMMARY = "Summary"
+
+# stats/score key -> tag; the first pattern that matches wins
+_TAGS = [
+    (r"similarity_to_truth", SUMMARY + "/similarity_to_truth"),
+    (r"share_(.+)", SUMMARY + r"/share_\1"),
+    (r"metric_cosine_(.+)", SUMMARY + r"/metric_cosine_\1"),
+    (r"loss/(generator|discriminator)", SUMMARY + r"/loss_\1"),
+    (r"metric_strict_(.+)", r"metric_strict/\1"),
+    (r"metric_(.+)", r"metric/\1"),
+    (r"([^/]+)", r"scores/\1"),
+]
 
 
-def heatmap(M: np.ndarray, lim: float) -> np.ndarray:
-    """(n, n) matrix -> (n*CELL, n*CELL, 3) RGB float image with the RdBu_r map on [-lim, lim]."""
-    from matplotlib import colormaps
+def tag_of(key: str) -> str:
+    """The TensorBoard tag of a stats or score key (keys already in a group keep it)."""
+    for pattern, repl in _TAGS:
+        if re.fullmatch(pattern, key):
+            return re.sub(pattern, repl, key)
+    return key
 
-    v = np.clip(M / lim, -1.0, 1.0) if lim > 0 else np.zeros_like(M)
-    rgb = colormaps["RdBu_r"]((v + 1.0) / 2.0)[..., :3]
-    return np.kron(rgb, np.ones((CELL, CELL, 1))).astype(np.float32)
+
+def cadence(total_steps: int, every: int = 0) -> int:
+    """Steps between scalar points: ``every`` when set, else so that the run has about POINTS of them."""
+    return every if every > 0 else max(1, total_steps // POINTS)
+
+
+def generator_figure(L: np.ndarray, names: list[str], title: str, labels: list[str] | None = None) -> np.ndarray:
+    """All channels of L (c, n, n) side by side as one RGB image (H, W, 3) uint8; ``labels``: a caption
+    per channel (e.g. the known generator it is closest to).
+
+    Each channel is divided by its largest |entry| (written in its title), so that one colour scale,
+    [-1, 1] with white at zero, holds for every channel and every step: the colours compare across
+    steps and channels, the titles give the magnitudes.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    c, n = L.shape[0], L.shape[-1]
+    cols = min(c, 4)
+    rows = -(-c // cols)
+    side = max(1.6, 0.3 * n)  # inches per panel
+    fig = Figure(figsize=(cols * side + 1.2, rows * (side + 0.4) + 0.4), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    fig.suptitle(title, fontsize=9)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= c:
+            ax.set_axis_off()
+            continue
+        peak = float(np.abs(L[i]).max())
+        M = L[i] / peak if peak > 0 else L[i]
+        im = ax.imshow(M, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
+        caption = f"L{i}" + (f" {labels[i]}" if labels else "")
+        ax.set_title(f"{caption}\nmax |entry| {peak:.3g}", fontsize=7)
+        ax.set_xticks(range(n), names, rotation=90 if n > 4 else 0, fontsize=7)
+        ax.set_yticks(range(n), names, fontsize=7)
+        if n <= 5:  # small matrices: the values too
+            for (r, k), v in np.ndenumerate(M):
+                ax.text(k, r, f"{v:+.2f}", ha="center", va="center", fontsize=6,
+                        color="white" if abs(v) > 0.6 else "black")
+    bar = fig.colorbar(im, ax=axes, shrink=0.8)
+    bar.set_label("entry / largest |entry| of its channel", fontsize=8)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def in_named_basis(L: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each learned channel as a combination of the known generators, all scaled to unit Frobenius norm:
+    coefficients (c, d) and the norm of the part outside the known span (c,)."""
+    unit = lambda A: A / np.maximum(np.linalg.norm(A, axis=(-2, -1), keepdims=True), 1e-300)  # noqa: E731
+    Lh, Th = unit(np.asarray(L, np.float64)), unit(np.asarray(T, np.float64))
+    B = Th.reshape(len(Th), -1).T  # (n*n, d)
+    flat = Lh.reshape(len(Lh), -1)
+    coef = np.linalg.lstsq(B, flat.T, rcond=None)[0].T
+    return coef, np.linalg.norm(flat - coef @ B.T, axis=-1)
+
+
+def named_basis_table(coef: np.ndarray, outside: np.ndarray, names: list[str]) -> str:
+    """:func:`in_named_basis` as a markdown table: | L0 | +0.98 (K_x) | ... | outside 0.02 |."""
+    head = "| channel | " + " | ".join(names) + " | outside the known span |\n" + "|---" * (len(names) + 2) + "|\n"
+    rows = "".join(f"| L{i} | " + " | ".join(f"{v:+.3f}" for v in row) + f" | {out:.3f} |\n"
+                   for i, (row, out) in enumerate(zip(coef, outside, strict=True)))
+    return head + rows
+
+
+def closest_labels(coef: np.ndarray, outside: np.ndarray, names: list[str]) -> list[str]:
+    """Per channel: the known generator with the largest coefficient, e.g. '~ +0.99 K_x', or 'outside'
+    when most of the channel is outside the known span."""
+    out = []
+    for row, rest in zip(coef, outside, strict=True):
+        j = int(np.argmax(np.abs(row)))
+        out.append(f"outside the span ({rest:.2f})" if rest > abs(row[j]) else f"~ {row[j]:+.2f} {names[j]}")
+    return out
 
 
 def matrix_table(M: np.ndarray, names: list[str]) -> str:
@@ -34,44 +136,114 @@ def matrix_table(M: np.ndarray, names: list[str]) -> str:
 
 
 class RunWriter:
-    def __init__(self, run_dir: Path | None, feature_names: list[str], enabled: bool = True):
-        self.names = feature_names
+    """info: the dataset's DatasetInfo (feature names, known symmetry); every: steps between scalar points."""
+
+    def __init__(self, run_dir: Path | None, info: DatasetInfo, every: int, enabled: bool = True):
+        self.info, self.every = info, every
+        self.names = list(info.feature_names)
+        self.points = 0  # scalar points written by this process (images at every IMAGE_EVERY-th)
+        self.imaged_at: int | None = None  # the step of the latest images
+        self.window: dict[str, torch.Tensor] = {}  # per-step statistics summed since the last point
+        self.window_steps = 0
         self.tb = None
         if enabled and run_dir is not None:
             from torch.utils.tensorboard import SummaryWriter
 
             self.tb = SummaryWriter(log_dir=str(run_dir))
+            self._layout()
 
-    def scalars(self, values: dict[str, float], step: int) -> None:
+    @property
+    def enabled(self) -> bool:
+        return self.tb is not None
+
+    @property
+    def symmetry_names(self) -> list[str]:
+        T, name = self.info.symmetry, self.info.symmetry_name
+        if self.info.symmetry_generator_names:
+            return list(self.info.symmetry_generator_names)
+        return [name] if len(T) == 1 and name else [f"T{j}" for j in range(len(T))]
+
+    def _layout(self) -> None:
+        """The custom-scalars dashboard: the shares of the known generators in one chart, the losses in one."""
+        summary = {"losses (generator, discriminator)": ["Multiline", [SUMMARY + "/loss_.*"]]}
+        if self.info.symmetry is not None and len(self.info.symmetry) > 1:
+            summary[f"share of each {self.info.symmetry_name or 'known'} generator in the learned span"] = [
+                "Multiline", [SUMMARY + "/share_.*"]]
+        self.tb.add_custom_scalars({SUMMARY: summary})
+
+    # ------------------------------------------------------------------------------------------ per step
+    def due(self, step: int) -> bool:
+        """Whether step ``step`` (counted from 1) ends a scalar interval."""
+        return step % self.every == 0
+
+    def accumulate(self, stats: dict[str, torch.Tensor]) -> None:
+        """Add one step's statistics (summed on the device: no host sync per step)."""
         if self.tb:
-            for k, v in values.items():
-                self.tb.add_scalar(k, v, step)
+            for k, v in stats.items():
+                self.window[k] = self.window.get(k, 0.0) + v.detach()
+            self.window_steps += 1
 
-    def generators(self, L: np.ndarray, step: int) -> None:
+    def point(self, step: int, scores: dict[str, float], L: np.ndarray, z: torch.Tensor | None,
+              final: bool = False) -> None:
+        """Write the means since the last point and ``scores`` at ``step``; images, texts and the histogram
+        at every IMAGE_EVERY-th point and when ``final``."""
         if not self.tb:
             return
-        lim = float(np.abs(L).max())
-        for i, M in enumerate(L):
-            self.tb.add_image(f"generators/channel_{i}", heatmap(M, lim), step, dataformats="HWC")
-            self.tb.add_text(f"generators/channel_{i}", matrix_table(M, self.names), step)
+        values = dict(scores)
+        if self.window_steps:
+            means = torch.stack([v.float() for v in self.window.values()]).cpu() / self.window_steps
+            values |= dict(zip(self.window, means.tolist(), strict=True))
+        for k, v in values.items():
+            self.tb.add_scalar(tag_of(k), v, step)
+        self.window, self.window_steps = {}, 0
+        if self.points % IMAGE_EVERY == 0 or final:
+            self.images(L, z, step)
+        self.points += 1
 
-    def coefficients(self, z: torch.Tensor, step: int) -> None:
-        if self.tb:
+    def last(self, step: int, scores: dict[str, float], L: np.ndarray, z: torch.Tensor | None) -> None:
+        """At the end of a run (or a signal): the point and images of ``step`` unless already written."""
+        if self.window_steps:
+            self.point(step, scores, L, z, final=True)
+        elif self.imaged_at != step:
+            self.images(L, z, step)
+
+    def images(self, L: np.ndarray, z: torch.Tensor | None, step: int) -> None:
+        self.imaged_at = step
+        labels = None
+        if self.info.symmetry is not None:
+            coef, outside = in_named_basis(L, self.info.symmetry)
+            labels = closest_labels(coef, outside, self.symmetry_names)
+            name = self.info.symmetry_name or "the known symmetry"
+            self.tb.add_text("generators/in_named_basis",
+                             f"The learned channels in the basis of {name} (every matrix scaled to unit norm):"
+                             "\n\n" + named_basis_table(coef, outside, self.symmetry_names), step)
+        title = f"{self.info.name}: learned generators at step {step}"
+        image = generator_figure(L, self.names, title, labels)
+        self.tb.add_image("generators/all_channels", image, step, dataformats="HWC")
+        tables = "\n\n".join(f"**L{i}**\n\n" + matrix_table(M, self.names) for i, M in enumerate(L))
+        self.tb.add_text("generators/matrices", tables, step)
+        if z is not None:
             self.tb.add_histogram("coefficients/z", z.detach().cpu().float(), step)
 
-    def hparams(self, hparams: dict, metrics: dict[str, float]) -> None:
-        """The HParams dashboard entry, written into this run's own event file (SummaryWriter.add_hparams
-        would open a second one)."""
-        if self.tb:
-            from torch.utils.tensorboard.summary import hparams as hparams_summary
+    # ---------------------------------------------------------------------------------------------- end
+    def final(self, hparams: dict, metrics: dict, step: int) -> None:
+        """The HParams dashboard entry (metrics: the last value of each Summary series) and a text table of
+        every final value, written into this run's own event file (SummaryWriter.add_hparams would open a
+        second one)."""
+        if not self.tb:
+            return
+        from torch.utils.tensorboard.summary import hparams as hparams_summary
 
-            clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
-            final = {f"final/{k}": v for k, v in metrics.items()}
-            writer = self.tb._get_file_writer()
-            for summary in hparams_summary(clean, final):
-                writer.add_summary(summary)
-            for k, v in final.items():
-                self.tb.add_scalar(k, v)
+        clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
+        shown = {tag_of(k): v for k, v in metrics.items() if isinstance(v, (int, float))
+                 and tag_of(k).startswith(SUMMARY + "/")}
+        writer = self.tb._get_file_writer()
+        for summary in hparams_summary(clean, shown):
+            writer.add_summary(summary)
+        fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+        rows = "".join(f"| {k} | {fmt(v)} |\n" for k, v in jsonable(metrics).items())
+        self.tb.add_text(SUMMARY + "/final", f"Final values (step {step}):\n\n| quantity | value |\n|---|---|\n"
+                         + rows, step)
 
     def close(self) -> None:
         if self.tb:
