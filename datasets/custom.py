@@ -20,7 +20,6 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from liegan.config import DataConfig
@@ -43,6 +42,8 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _read_h5(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    import h5py  # here, not at the top: `liegan --help` imports this module
+
     src = str(path)
     try:
         with h5py.File(path, "r") as f:

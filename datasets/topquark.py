@@ -22,8 +22,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import h5py
 import numpy as np
 
 from liegan import algebras
@@ -32,6 +32,9 @@ from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, data_root, r
 from liegan.io import InputError
 from liegan.safe_arrays import max_array_bytes
 from liegan.safe_pickle import restricted_loads
+
+if TYPE_CHECKING:
+    import h5py
 
 SPLITS = ("train", "val", "test")
 LABEL = "is_signal_new"
@@ -106,6 +109,8 @@ def _check_extent(table: h5py.Dataset, src: str) -> None:
 
 
 def _open_table(path: Path) -> tuple[h5py.File, h5py.Dataset]:
+    import h5py  # here, not at the top: `liegan --help` imports this module
+
     src = str(path)
     if not path.exists():
         raise InputError(f"{src}: file not found")

@@ -30,7 +30,6 @@ import logging
 import math
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from liegan.algebras import twobody_so2
@@ -157,6 +156,8 @@ def _cache_attrs(seed: int, n_traj: int, split: str, steps: int, dt: float) -> d
 
 def _read_cache(path: Path, attrs: dict) -> np.ndarray | None:
     """The cached trajectories, or None (with a warning) when the file is unreadable or does not match."""
+    import h5py  # here, not at the top: `liegan --help` imports this module
+
     try:
         with h5py.File(path, "r") as f:
             stored = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
@@ -174,6 +175,8 @@ def _read_cache(path: Path, attrs: dict) -> np.ndarray | None:
 
 
 def _write_cache(path: Path, traj: np.ndarray, attrs: dict) -> None:
+    import h5py
+
     try:
         with atomic_path(path) as tmp:
             with h5py.File(tmp, "w") as f:

@@ -11,19 +11,28 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import os
+import re
 import sys
 
 from liegan._version import __version__
-from liegan.io import InputError, TrainingError
 
-# modules providing register(subparsers); imported lazily so `liegan --help` stays fast
-COMMAND_MODULES = [
-    "liegan.trainers.cli",  # train, datasets, export
-    "liegan.analysis.cli",  # analyze
-    "liegan.datasets.cli",  # data fetch, data synth
-    "liegan.bridge.cli",  # bridge
-    "liegan.trainers.fit_cli",  # fit
-]
+# command -> (the module whose register(subparsers) adds it, its line in `liegan --help`).  Only the module
+# of the command being run is imported: `liegan --help` lists the others from here, and so imports neither
+# torch nor numpy.
+COMMANDS = {
+    "train": ("liegan.trainers.cli", "discover the symmetry algebra of a dataset"),
+    "datasets": ("liegan.trainers.cli", "list the registered datasets and their presets"),
+    "export": ("liegan.trainers.cli", "write a run's discovered generators as npz, json or pt"),
+    "runs": ("liegan.trainers.cli", "list run folders: dataset, start, state and verdict"),
+    "analyze": ("liegan.analysis.cli", "analyse a discovered algebra (reference match, closure, invariant "
+                                       "metric, discrete order)"),
+    "data": ("liegan.datasets.cli", "download or synthesise dataset files (fetch, synth)"),
+    "bridge": ("liegan.bridge.cli", "loss invariance, symmetry ensembles, conserved quantities and "
+                                    "teleportation from a discovered algebra"),
+    "fit": ("liegan.trainers.fit_cli", "put a discovered symmetry to work: augmentation and equivariant models "
+                                       "vs a plain one"),
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -57,27 +66,53 @@ class Parser(argparse.ArgumentParser):
         return f"unrecognized arguments: {' '.join(extras)} (see {self.prog} --help)"
 
     def error(self, message: str):
+        bad = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if bad:  # a misspelt command or choice: name the one meant
+            close = difflib.get_close_matches(bad[1], re.findall(r"'([^']*)'", bad[2]), n=1)
+            message += f"; did you mean {close[0]!r}?" if close else ""
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Commands(argparse._SubParsersAction):
+    """The subcommands' action: each command's help line comes from COMMANDS."""
+
+    def add_parser(self, name, **kwargs):
+        if name in COMMANDS:
+            kwargs["help"] = COMMANDS[name][1]
+        return super().add_parser(name, **kwargs)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv``: the full parsers of the module providing its command (the first word not
+    starting with '-'), a bare entry for every other command.  Without ``argv``: every command in full."""
     parser = Parser(
         prog="liegan",
         description="Discover the Lie-algebra symmetries of data (LieGAN) and put them to use.",
     )
     parser.add_argument("--version", action="version", version=f"liegan {__version__}")
+    parser.register("action", "parsers", _Commands)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    words = [a for a in argv or [] if not a.startswith("-")]
+    command = words[0] if words else None
+    wanted = {m for name, (m, _) in COMMANDS.items() if argv is None or name == command}
+    for module in dict.fromkeys(m for m, _ in COMMANDS.values()):  # each once, in the order of COMMANDS
+        if module in wanted:
+            importlib.import_module(module).register(sub)
+    for name, (module, _) in COMMANDS.items():
+        if module not in wanted:
+            sub.add_parser(name, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from liegan.io import InputError, TrainingError  # after parsing: `liegan --help` does not need numpy
+
     try:
         return int(args.func(args) or 0)
     except InputError as e:
@@ -89,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"liegan {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `liegan runs | head`: the reader has gone; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python exits
+        return 0
 
 
 if __name__ == "__main__":

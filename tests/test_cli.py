@@ -178,3 +178,8 @@ def test_commands_that_do_not_train_do_not_import_torch(tmp_path):
         proc = subprocess.run([sys.executable, "-c", NO_TORCH, *map(str, args)], capture_output=True, text=True,
                               timeout=120)
         assert proc.stdout.strip().endswith("exit 0 torch not imported"), (args, proc.stdout[-300:], proc.stderr)
+
+
+def test_misspelt_command_or_choice_names_the_one_meant(tmp_path):
+    assert_one_line_error(liegan("trian"), "invalid choice: 'trian'", "did you mean 'train'?")
+    assert_one_line_error(liegan("export", tmp_path, "--format", "nzp"), "did you mean 'npz'?")
