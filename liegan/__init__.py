@@ -6,7 +6,7 @@ group-action maths of :mod:`liegan.lie` (``exp_map``, ``act``, ...) brings torch
 """
 
 from liegan._lazy import lazy_exports
-from liegan._version import __version__
+from liegan._version import __version__ as __version__  # re-exported
 
 _EXPORTS = {
     "Algebra": "algebra",
