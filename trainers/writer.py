@@ -58,44 +58,107 @@ def cadence(total_steps: int, every: int = 0) -> int:
     return every if every > 0 else max(1, total_steps // POINTS)
 
 
+# matplotlib's RdBu_r, from its eleven ColorBrewer anchors (blue negative, white zero, red positive)
+_RDBU_R = np.array([[5, 48, 97], [33, 102, 172], [67, 147, 195], [146, 197, 222], [209, 229, 240],
+                    [247, 247, 247], [253, 219, 199], [244, 165, 130], [214, 96, 77], [178, 24, 43],
+                    [103, 0, 31]], dtype=np.float64)
+
+
+def _colour(v: np.ndarray) -> np.ndarray:
+    """Values in [-1, 1] -> RGB uint8 on RdBu_r."""
+    x = (np.clip(v, -1.0, 1.0) + 1.0) / 2.0 * (len(_RDBU_R) - 1)
+    i = np.minimum(x.astype(int), len(_RDBU_R) - 2)
+    f = (x - i)[..., None]
+    return ((1 - f) * _RDBU_R[i] + f * _RDBU_R[i + 1]).round().astype(np.uint8)
+
+
+def _font(size: int):
+    """DejaVu Sans from matplotlib's data (found without importing matplotlib), else PIL's own font."""
+    import importlib.util
+
+    from PIL import ImageFont
+
+    spec = importlib.util.find_spec("matplotlib")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+        if path.exists():
+            return ImageFont.truetype(str(path), size)
+    return ImageFont.load_default(size)
+
+
+def _panel(draw, image, M: np.ndarray, names: list[str], x0: int, y0: int, cell: int, fonts) -> None:
+    """One channel's matrix at (x0, y0): coloured cells, values when small, feature names on both axes."""
+    from PIL import Image, ImageDraw
+
+    small, tiny = fonts
+    n = len(M)
+    image.paste(Image.fromarray(np.kron(_colour(M), np.ones((cell, cell, 1), np.uint8))), (x0, y0))
+    draw.rectangle([x0 - 1, y0 - 1, x0 + n * cell, y0 + n * cell], outline=(0, 0, 0))
+    for r, name in enumerate(names):
+        c = y0 + r * cell + cell // 2
+        draw.text((x0 - 4, c), name, fill=(0, 0, 0), font=small, anchor="rm")
+        label = Image.new("L", (int(draw.textlength(name, font=small)) + 2, small.size + 4), 0)
+        ImageDraw.Draw(label).text((1, 0), name, fill=255, font=small)
+        label = label.rotate(90, expand=True) if n > 4 else label
+        image.paste((0, 0, 0), (x0 + r * cell + (cell - label.width) // 2, y0 + n * cell + 4), label)
+    if n <= 5:
+        for (r, k), v in np.ndenumerate(M):
+            draw.text((x0 + k * cell + cell // 2, y0 + r * cell + cell // 2), f"{v:+.2f}",
+                      fill=(255, 255, 255) if abs(v) > 0.6 else (0, 0, 0), font=tiny, anchor="mm")
+
+
+def _colour_bar(draw, image, x0: int, y0: int, height: int, fonts) -> None:
+    """The one colour scale of every panel, [-1, 1], with ticks and its label."""
+    from PIL import Image, ImageDraw
+
+    small, _ = fonts
+    ramp = _colour(np.linspace(1.0, -1.0, height))[:, None, :].repeat(14, axis=1)
+    image.paste(Image.fromarray(ramp), (x0, y0))
+    draw.rectangle([x0 - 1, y0 - 1, x0 + 14, y0 + height], outline=(0, 0, 0))
+    for v in (1.0, 0.5, 0.0, -0.5, -1.0):
+        y = y0 + round((1.0 - v) / 2.0 * (height - 1))
+        draw.line([x0 + 14, y, x0 + 18, y], fill=(0, 0, 0))
+        draw.text((x0 + 21, y), f"{v:+.1f}" if v else "0", fill=(0, 0, 0), font=small, anchor="lm")
+    text = "entry / largest |entry| of its channel"
+    label = Image.new("L", (int(draw.textlength(text, font=small)) + 2, small.size + 4), 0)
+    ImageDraw.Draw(label).text((1, 0), text, fill=255, font=small)
+    label = label.rotate(90, expand=True)
+    image.paste((0, 0, 0), (x0 + 56, y0 + (height - label.height) // 2), label)
+
+
 def generator_figure(L: np.ndarray, names: list[str], title: str, labels: list[str] | None = None) -> np.ndarray:
     """All channels of L (c, n, n) side by side as one RGB image (H, W, 3) uint8; ``labels``: a caption
     per channel (e.g. the known generator it is closest to).
 
-    Each channel is divided by its largest |entry| (written in its title), so that one colour scale,
-    [-1, 1] with white at zero, holds for every channel and every step: the colours compare across
-    steps and channels, the titles give the magnitudes.
+    Each channel is divided by its largest |entry| (written under its caption), so that one colour scale,
+    [-1, 1] with white at zero, holds for every channel and every step: the colours compare across steps
+    and channels, the captions give the magnitudes.  Drawn with PIL (a few milliseconds; matplotlib took
+    seconds per image on a busy machine, as long as a hundred training steps).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from PIL import Image, ImageDraw
 
     c, n = L.shape[0], L.shape[-1]
+    fonts = (_font(12), _font(10))
+    cell = 34 if n <= 5 else (22 if n <= 10 else 12)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    margin = int(max(measure.textlength(nm, font=fonts[0]) for nm in names)) + 8
     cols = min(c, 4)
     rows = -(-c // cols)
-    side = max(1.6, 0.3 * n)  # inches per panel
-    fig = Figure(figsize=(cols * side + 1.2, rows * (side + 0.4) + 0.4), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    fig.suptitle(title, fontsize=9)
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i >= c:
-            ax.set_axis_off()
-            continue
-        peak = float(np.abs(L[i]).max())
-        M = L[i] / peak if peak > 0 else L[i]
-        im = ax.imshow(M, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
+    pw, ph = margin + n * cell + 16, 38 + n * cell + margin + 8  # one panel: captions, matrix, x labels
+    width, height = cols * pw + 90, 26 + rows * ph
+    image = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    draw.text((width // 2, 6), title, fill=(0, 0, 0), font=fonts[0], anchor="mt")
+    for i, M in enumerate(L):
+        x0, y0 = (i % cols) * pw + margin, 26 + (i // cols) * ph + 36
+        peak = float(np.abs(M).max())
         caption = f"L{i}" + (f" {labels[i]}" if labels else "")
-        ax.set_title(f"{caption}\nmax |entry| {peak:.3g}", fontsize=7)
-        ax.set_xticks(range(n), names, rotation=90 if n > 4 else 0, fontsize=7)
-        ax.set_yticks(range(n), names, fontsize=7)
-        if n <= 5:  # small matrices: the values too
-            for (r, k), v in np.ndenumerate(M):
-                ax.text(k, r, f"{v:+.2f}", ha="center", va="center", fontsize=6,
-                        color="white" if abs(v) > 0.6 else "black")
-    bar = fig.colorbar(im, ax=axes, shrink=0.8)
-    bar.set_label("entry / largest |entry| of its channel", fontsize=8)
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+        draw.text((x0 + n * cell // 2, y0 - 34), caption, fill=(0, 0, 0), font=fonts[0], anchor="mt")
+        draw.text((x0 + n * cell // 2, y0 - 18), f"max |entry| {peak:.3g}", fill=(60, 60, 60), font=fonts[1],
+                  anchor="mt")
+        _panel(draw, image, M / peak if peak > 0 else M, names, x0, y0, cell, fonts)
+    _colour_bar(draw, image, cols * pw + 8, 62, min(height - 90, 240), fonts)
+    return np.asarray(image)
 
 
 def in_named_basis(L: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
