@@ -6,52 +6,15 @@ Run as ``python -m liegan.analysis.diagnostics FILE`` (a run folder, algebra.npz
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from liegan.algebras import named_references
-from liegan.scores import generator_shares, principal_cosines, span_similarity, structure_constants
+from liegan.scores import structure_constants
+from liegan.symmetry import ReferenceMatch, compare_references, noise_level
 
-
-@dataclass
-class ReferenceMatch:
-    """How a learned span compares with one reference algebra.
-
-    similarity: mean cos^2 of the principal angles (:func:`liegan.lie.span_similarity`), 1 when the smaller
-        span lies inside the larger one.
-    score: sum cos^2 / max(rank of the learned span, dim of the reference); 1 only when the spans are equal.
-        It ranks the references, since every span lies inside gl(n) (similarity 1) but is not gl(n).
-    shares: share of each reference generator inside the learned span, (d,).
-    """
-
-    name: str
-    dim: int
-    similarity: float
-    score: float
-    shares: np.ndarray
-    names: list[str]
-    generators: np.ndarray = field(repr=False)
-
-
-def _rank(L: np.ndarray, rel_tol: float = 1e-8) -> int:
-    M = np.asarray(L, dtype=np.float64).reshape(len(L), -1)
-    s = np.linalg.svd(M, compute_uv=False)
-    return int((s > rel_tol * s.max()).sum()) if s.size and s.max() > 0 else 0
-
-
-def compare_references(L: np.ndarray) -> list[ReferenceMatch]:
-    """Every shipped reference algebra acting on R^n, best first (by score, then the smaller algebra)."""
-    L = np.asarray(L, dtype=np.float64)
-    r = _rank(L)
-    out = []
-    for name, (T, names) in named_references(L.shape[-1]).items():
-        cos = principal_cosines(L, T)
-        score = float((cos**2).sum() / max(r, len(T), 1))
-        sim = span_similarity(L, T)
-        out.append(ReferenceMatch(name, len(T), sim, score, generator_shares(L, T), names, T))
-    out.sort(key=lambda m: (-round(m.score, 9), m.dim))
-    return out
+__all__ = ["Diagnostics", "ReferenceMatch", "best_match", "canonical_basis", "change_of_basis", "compare_references",
+           "diagnose", "form_signature", "killing_form", "noise_level", "structure_constants_in_basis"]
 
 
 def best_match(L: np.ndarray) -> ReferenceMatch:
@@ -67,15 +30,14 @@ def killing_form(L: np.ndarray, f: np.ndarray | None = None) -> np.ndarray:
     return np.einsum("aij,bji->ab", ad, ad)
 
 
-def form_signature(K: np.ndarray, rel_tol: float = 1e-6) -> tuple[int, int, int]:
-    """(positive, negative, zero) eigenvalue counts of a symmetric form; zero = below rel_tol of the largest
-    (a zero Killing form means an abelian or nilpotent algebra)."""
+def form_signature(K: np.ndarray, zero: float = 1e-9) -> tuple[int, int, int]:
+    """(positive, negative, zero) eigenvalue counts of a symmetric form; |lambda| <= ``zero`` counts as 0.
+
+    For the Killing form of unit-norm generators a genuine eigenvalue is O(1) (-1 for so(3), +-2 for
+    so(1,3)) while noise eps in the structure constants gives O(eps) (O(eps^2) for an abelian algebra), so
+    :func:`diagnose` passes zero = max(1e-9, 2 eps) with eps = :func:`noise_level`."""
     ev = np.linalg.eigvalsh((K + K.T) / 2)
-    big = np.abs(ev).max() if ev.size else 0.0
-    if big < 1e-12:  # an absolute floor: the Killing form of an abelian algebra is exactly 0
-        return 0, 0, len(ev)
-    cut = rel_tol * big
-    pos, neg = int((ev > cut).sum()), int((ev < -cut).sum())
+    pos, neg = int((ev > zero).sum()), int((ev < -zero).sum())
     return pos, neg, len(ev) - pos - neg
 
 
@@ -138,25 +100,32 @@ class Diagnostics:
     killing_signature: tuple[int, int, int]
     canonical: np.ndarray  # (r, n, n)
     canonical_names: list[str]
+    noise: float = 0.0  # noise_level: the zero threshold of ranks and signatures
 
     @property
     def best(self) -> ReferenceMatch:
         return self.references[0]
 
 
-def diagnose(L: np.ndarray) -> Diagnostics:
-    """All diagnostics of a learned basis L: (c, n, n)."""
+def diagnose(L: np.ndarray, mask: np.ndarray | None = None) -> Diagnostics:
+    """All diagnostics of a learned basis L: (c, n, n) (mask: its search space, for the chance levels).
+
+    Zero thresholds follow the algebra's own noise (:func:`noise_level`): the rank of the learned span and
+    the Killing signature (computed on unit-norm channels: the signature does not depend on their scale)."""
     L = np.asarray(L, dtype=np.float64)
-    refs = compare_references(L)
+    eps = noise_level(L)
+    refs = compare_references(L, noise=eps, mask=mask)
     f, res = structure_constants(L)
     K = killing_form(L, f)
+    nrm = np.linalg.norm(L, axis=(1, 2), keepdims=True)
+    Ku = killing_form(L[nrm[:, 0, 0] > 0] / nrm[nrm[:, 0, 0] > 0])
     C, names = canonical_basis(L, refs[0])
-    return Diagnostics(refs, res, f, K, form_signature(K), C, names)
+    return Diagnostics(refs, res, f, K, form_signature(Ku, max(1e-9, 2 * eps)), C, names, eps)
 
 
 def summary_lines(d: Diagnostics) -> list[str]:
     b = d.best
-    lines = [f"best match: {b.name} (similarity {b.similarity:.4f}, score {b.score:.4f})"]
+    lines = [f"best match: {b.name} (similarity {b.similarity:.4f}, chance {b.chance:.2g}, score {b.score:.4f})"]
     lines += [f"  {m.name:<22} similarity {m.similarity:.4f}  score {m.score:.4f}" for m in d.references[1:]]
     lines.append(f"closure residual: {d.closure_residual:.3g}")
     p, q, z = d.killing_signature

@@ -90,10 +90,11 @@ def learned_metric(path: str) -> tuple[np.ndarray, dict]:
     alg = load_algebra(path)
     if alg.n_dim != 4:
         raise InputError(f"{path}: the algebra acts on R^{alg.n_dim}; four-momenta need n = 4")
-    res, solve = solve_metric(alg.generators)
-    if res.metric is None:
+    res = solve_metric(alg.generators, mask=alg.mask)
+    if res.metric is None:  # none accepted, or a family: no one metric to put to use
         raise InputError(f"{path}: {res.message}")
-    return res.metric, {"metric": res.metric.tolist(), "solve": solve, "message": res.message, "gap": res.gap,
+    return res.metric, {"metric": res.metric.tolist(), "solve": res.solve, "message": res.message, "gap": res.gap,
+                        "chance": res.chance,
                         "signature": list(res.signature), "cosine_minkowski": cosine(res.metric, MINKOWSKI)}
 
 

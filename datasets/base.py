@@ -17,6 +17,7 @@ import numpy as np
 from liegan.config import DataConfig
 from liegan.io import InputError
 from liegan.safe_arrays import check_float32_range
+from liegan.symmetry import Symmetry
 
 if TYPE_CHECKING:  # torch is imported by the loaders that build tensors: `liegan datasets` lists without it
     import torch
@@ -31,11 +32,7 @@ class DatasetInfo:
     n_components: int
     y_kind: str  # one of Y_KINDS
     feature_names: list[str]
-    symmetry: np.ndarray | None = None  # the true algebra (d, n, n), when known, for scoring
-    symmetry_name: str | None = None  # e.g. 'so(2)', 'so(1,3)'
-    symmetry_generator_names: list[str] | None = None  # e.g. ['K_x', ..., 'J_z'], for per-generator shares
-    invariant_metric: np.ndarray | None = None  # the metric the true algebra preserves, when one exists
-    metric_name: str = "truth"  # names the logged score metric_cosine_<metric_name>, e.g. 'minkowski'
+    symmetry: Symmetry | None = None  # the known symmetry (generators, names, metric, discrete part), if any
     n_classes: int = 0
     source: str = ""  # the file read, or how the data were made
 

@@ -13,9 +13,15 @@ import numpy as np
 from liegan.algebras import so
 from liegan.config import DataConfig
 from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, register
+from liegan.symmetry import DiscretePart, Symmetry
 
 ORDER = 7
 N_DEFAULT = 20000  # the paper's sample count
+
+# C7: exp(2 pi m / 7 T) for the rotation T in the (x1, x2) plane.  No unique metric: a rotation about x3
+# preserves the whole family diag(a, a, b).
+SYMMETRY = Symmetry("C7 about x3", so(3)[:1], ["R_x3"], discrete=DiscretePart(ORDER, (0.0, 0.0, 1.0), "x3"),
+                    description="rotations of (x1, x2) about x3 by multiples of 2pi/7 (360/7 = 51.43 deg)")
 
 
 def rotation7_target(x: np.ndarray, order: int = ORDER) -> np.ndarray:
@@ -38,9 +44,7 @@ def load_rotation7(cfg: DataConfig) -> Dataset:
         n_components=1,
         y_kind="scalar",
         feature_names=["x1", "x2", "x3"],
-        symmetry=so(3)[:1],  # the rotation in the (x1, x2) plane, whose C7 subgroup is the symmetry
-        symmetry_name="C7 about x3",
-        invariant_metric=None,  # a rotation about x3 preserves the whole family diag(a, a, b)
+        symmetry=SYMMETRY,
         source=f"simulated: x ~ N(0, I_3), N={n}, seed={cfg.seed}",
     )
     return Dataset(torch.as_tensor(x[:, None, :], dtype=torch.float32),

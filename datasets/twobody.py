@@ -37,6 +37,7 @@ from liegan.config import DataConfig
 from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, check_arrays, data_root, register
 from liegan.io import InputError, atomic_path
 from liegan.safe_pickle import restricted_load_file
+from liegan.symmetry import Symmetry
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +242,12 @@ def _split(cfg: DataConfig, what: str) -> str:
     return cfg.split
 
 
+# One rotation of the four 2-vectors together (angular momentum conservation's symmetry).  No unique
+# metric: every combination of the vectors' dot and cross products is invariant (a 16-dimensional family).
+SYMMETRY = Symmetry("so(2)", twobody_so2(), ["R"],
+                    description="one rotation of the 2-vectors (q1, p1, q2, p2) together")
+
+
 def _n_samples(cfg: DataConfig) -> int:
     if not isinstance(cfg.n_samples, int) or cfg.n_samples <= 0:
         raise InputError(f"twobody: n_samples must be a positive integer, got {cfg.n_samples!r}")
@@ -262,8 +269,7 @@ def load(cfg: DataConfig) -> Dataset:
         x, y = x[:n], y[:n]
     xt, yt = check_arrays(x, y, "vector", source)
     info = DatasetInfo(name="twobody", n_dim=8, n_components=1, y_kind="vector",
-                       feature_names=list(FEATURE_NAMES), symmetry=twobody_so2(), symmetry_name="so(2)",
-                       source=source)
+                       feature_names=list(FEATURE_NAMES), symmetry=SYMMETRY, source=source)
     return Dataset(x=xt, y=yt, info=info)
 
 

@@ -16,6 +16,8 @@ _EXPORTS = {
     "invariant_metric": "metric",
     "metric_residual": "metric",
     "solve_metric": "metric",
+    "DiscretePart": "symmetry",
+    "Symmetry": "symmetry",
     "bracket": "scores",
     "closure_error": "scores",
     "data_cosine": "scores",

@@ -5,7 +5,8 @@ On disk it is two files side by side, written atomically:
                 ``metadata``, the JSON text of algebra.json as a 0-d string array, so that the npz alone,
                 copied anywhere, keeps its context (``json.loads(str(np.load(f)["metadata"]))``)
   algebra.json  metadata: dataset, feature_names, n_dim, n_channels, coefficients, config, metrics,
-                liegan_version, format_version
+                symmetry (the dataset's known symmetry, liegan.symmetry.Symmetry.to_dict, or null), verdict
+                (liegan.verdict), liegan_version, format_version
 ``Algebra.save_pt`` writes the same content as one torch file that loads with ``weights_only=True``.
 """
 
@@ -43,6 +44,8 @@ class Algebra:
     coefficients: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    symmetry: dict | None = None  # the known symmetry the run was scored against (Symmetry.to_dict())
+    verdict: dict | None = None  # the training verdict (liegan.verdict.Verdict.as_dict())
     liegan_version: str = __version__
 
     def __post_init__(self):
@@ -75,6 +78,8 @@ class Algebra:
             "coefficients": self.coefficients,
             "config": self.config,
             "metrics": self.metrics,
+            "symmetry": self.symmetry,
+            "verdict": self.verdict,
             "liegan_version": self.liegan_version,
         })
 
@@ -201,7 +206,7 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None, dict | None]:
 
 
 _META_TYPES = {"dataset": str, "feature_names": list, "coefficients": dict, "config": dict, "metrics": dict,
-               "liegan_version": str}
+               "symmetry": (dict, type(None)), "verdict": (dict, type(None)), "liegan_version": str}
 
 
 def _from_meta(G, M, meta: dict, src: Path) -> Algebra:
@@ -210,8 +215,8 @@ def _from_meta(G, M, meta: dict, src: Path) -> Algebra:
                          f"n_dim={meta.get('n_dim')} but the generators have shape {G.shape}")
     for key, kind in _META_TYPES.items():
         if key in meta and not isinstance(meta[key], kind):
-            raise InputError(f"{src}: metadata {key!r} must be a {kind.__name__}, got "
-                             f"{type(meta[key]).__name__}")
+            want = kind.__name__ if isinstance(kind, type) else f"{kind[0].__name__} or null"
+            raise InputError(f"{src}: metadata {key!r} must be a {want}, got {type(meta[key]).__name__}")
     names = meta.get("feature_names") or []
     if not all(isinstance(n, str) for n in names):
         raise InputError(f"{src}: feature_names must be strings")
@@ -220,6 +225,7 @@ def _from_meta(G, M, meta: dict, src: Path) -> Algebra:
     return Algebra(G, _check_mask(M, G, src), dataset=meta.get("dataset", "unknown"),
                    feature_names=list(names), coefficients=meta.get("coefficients", {}),
                    config=meta.get("config", {}), metrics=meta.get("metrics", {}),
+                   symmetry=meta.get("symmetry"), verdict=meta.get("verdict"),
                    liegan_version=meta.get("liegan_version", "unknown"))
 
 

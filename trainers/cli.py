@@ -108,7 +108,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             again = f"`liegan train --resume {result.run_dir} --nproc {world}` (or torchrun with {world} processes)"
         print(f"interrupted: checkpoint written; continue with {again}", file=sys.stderr)
         return 130
-    print(f"run folder: {result.run_dir}\n{summary}")
+    print(f"run folder: {result.run_dir}")
+    print("\n".join((result.algebra.verdict or {}).get("lines", [summary])))
     return 0
 
 

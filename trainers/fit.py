@@ -144,18 +144,14 @@ def build_groups(algebra: Algebra, info, cfg: FitConfig) -> Groups:
 
     powers = cyclic_powers(algebra) if cfg.sigma is None else None
     disc = group_of(algebra, order=None if powers is None else len(powers), sigma=cfg.sigma)
-    res, how = solve_metric(algebra.generators)
-    msg = f"{how} solve: {res.message}"
+    res = solve_metric(algebra.generators, mask=algebra.mask)
+    msg = f"{res.solve} solve: {res.message}"
     true = true_metric = None
     if info.symmetry is not None:
-        T = torch.as_tensor(np.asarray(info.symmetry, dtype=np.float64))
+        T = torch.as_tensor(info.symmetry.generators)
         base = Group(T, "normal", 1.0)
         true = Group(T, "normal", reach(disc) / reach(base))
-        if info.invariant_metric is not None:
-            true_metric = np.asarray(info.invariant_metric, dtype=np.float64)
-        else:
-            tres, _ = solve_metric(T.numpy())
-            true_metric = tres.metric
+        true_metric = info.symmetry.metric  # None when the known symmetry preserves a family, or nothing
     groups = Groups(disc, true, res.metric, msg, true_metric)
     for name, g in (("discovered", disc), ("true", true)):
         if g is not None and not g.discrete:

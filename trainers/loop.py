@@ -49,7 +49,7 @@ from liegan.trainers import distributed
 from liegan.trainers.checkpoint import LAST, load_latest, rng_state, save_checkpoint, set_rng_state
 from liegan.trainers.distributed import Dist
 from liegan.trainers.faults import STOP, FaultMonitor, health
-from liegan.trainers.scoring import scalar_items, score
+from liegan.trainers.scoring import Scorer, scalar_items
 from liegan.trainers.writer import RunWriter, cadence
 
 CHECKPOINT_DIR = Path("checkpoints")
@@ -408,7 +408,8 @@ class Session:
         self.halted = False  # a signal stopped the run
         self.history: list[dict] = []
         self.start = time.perf_counter()
-        self.scores: dict = score(trainer.G.effective().detach().cpu().numpy(), info)
+        self.scorer = Scorer(info, trainer.G.mask.detach().cpu().numpy())
+        self.scores: dict = self.scorer(trainer.G.effective().detach().cpu().numpy(), epoch_end=False)
         self.bar = _progress(progress and self.ctx.is_main, self.cfg.train.epochs * n,
                              trainer.epoch * n + trainer.step_in_epoch)
 
@@ -444,7 +445,7 @@ class Session:
             w.point(t.global_step, self._scalars(L), L, t.last_z)
 
     def _scalars(self, L) -> dict[str, float]:
-        return scalar_items(score(L, self.trainer.data.info)) | {"time/elapsed_s": time.perf_counter() - self.start}
+        return scalar_items(self.scorer(L, epoch_end=False)) | {"time/elapsed_s": time.perf_counter() - self.start}
 
     def recover_or_stop(self, fault: str) -> None:
         """Back to the last epoch boundary with halved learning rates, or (retries spent) a TrainingError."""
@@ -467,7 +468,7 @@ class Session:
         t, c = self.trainer, self.cfg.train
         row = t.end_epoch()
         L = t.G.effective().detach().cpu().numpy()
-        self.scores = score(L, t.data.info)
+        self.scores = self.scorer(L)
         row |= scalar_items(self.scores)
         row["time/elapsed_s"] = time.perf_counter() - self.start
         self.history.append({"epoch": t.epoch, **row})
@@ -497,8 +498,14 @@ class Session:
         if self.ctx.enabled:
             metrics |= _compare_replicas(t, self.ctx)
         algebra = t.algebra(metrics)
+        # the verdict: in words, against chance, converged or not (printed by the CLI, stored, in TensorBoard)
+        verdict = self.scorer.verdict(algebra.generators, {"epochs": t.epoch, "steps": t.global_step,
+                                                           "n_samples": len(t.data), "run_dir": str(self.run_dir)})
+        algebra.verdict = verdict.as_dict()
+        algebra.symmetry = t.data.info.symmetry.to_dict() if t.data.info.symmetry is not None else None
         if self.ctx.is_main:
             algebra.save(self.run_dir)
+        self.writer.text("Summary/verdict", verdict.summary, t.global_step)
         if self.writer.enabled:
             L = t.G.effective().detach().cpu().numpy()
             self.writer.last(t.global_step, self._scalars(L), L, t.last_z)

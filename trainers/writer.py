@@ -4,7 +4,7 @@ What a user opening ``tensorboard --logdir runs`` should see first is the result
   Summary/      similarity to the known symmetry, the invariant metric's cosine with the known one, the share
                 of each known generator inside the learned span, the two adversarial losses
   loss/ reg/ disc/   the other terms of the losses and the discriminator's probabilities
-  scores/ metric/ metric_strict/   the remaining scores of trainers/scoring.py
+  scores/ metric/   the remaining scores of trainers/scoring.py
   generators/   one image of every channel (feature names on the axes, one fixed colour scale with its bar)
                 and, when the dataset declares its symmetry, the learned span written in that symmetry's
                 named basis (text)
@@ -38,8 +38,8 @@ _TAGS = [
     (r"similarity_to_truth", SUMMARY + "/similarity_to_truth"),
     (r"share_(.+)", SUMMARY + r"/share_\1"),
     (r"metric_cosine_(.+)", SUMMARY + r"/metric_cosine_\1"),
+    (r"(span_chance|metric_accepted|discrete_.+)", SUMMARY + r"/\1"),  # the verdict's other scores
     (r"loss/(generator|discriminator)", SUMMARY + r"/loss_\1"),
-    (r"metric_strict_(.+)", r"metric_strict/\1"),
     (r"metric_(.+)", r"metric/\1"),
     (r"([^/]+)", r"scores/\1"),
 ]
@@ -221,16 +221,13 @@ class RunWriter:
 
     @property
     def symmetry_names(self) -> list[str]:
-        T, name = self.info.symmetry, self.info.symmetry_name
-        if self.info.symmetry_generator_names:
-            return list(self.info.symmetry_generator_names)
-        return [name] if len(T) == 1 and name else [f"T{j}" for j in range(len(T))]
+        return list(self.info.symmetry.generator_names)
 
     def _layout(self) -> None:
         """The custom-scalars dashboard: the shares of the known generators in one chart, the losses in one."""
         summary = {"losses (generator, discriminator)": ["Multiline", [SUMMARY + "/loss_.*"]]}
-        if self.info.symmetry is not None and len(self.info.symmetry) > 1:
-            summary[f"share of each {self.info.symmetry_name or 'known'} generator in the learned span"] = [
+        if self.info.symmetry is not None and self.info.symmetry.dim > 1:
+            summary[f"share of each {self.info.symmetry.name} generator in the learned span"] = [
                 "Multiline", [SUMMARY + "/share_.*"]]
         self.tb.add_custom_scalars({SUMMARY: summary})
 
@@ -274,9 +271,9 @@ class RunWriter:
         self.imaged_at = step
         labels = None
         if self.info.symmetry is not None:
-            coef, outside = in_named_basis(L, self.info.symmetry)
+            coef, outside = in_named_basis(L, self.info.symmetry.generators)
             labels = closest_labels(coef, outside, self.symmetry_names)
-            name = self.info.symmetry_name or "the known symmetry"
+            name = self.info.symmetry.name
             self.tb.add_text("generators/in_named_basis",
                              f"The learned channels in the basis of {name} (every matrix scaled to unit norm):"
                              "\n\n" + named_basis_table(coef, outside, self.symmetry_names), step)
@@ -289,6 +286,11 @@ class RunWriter:
             self.tb.add_histogram("coefficients/z", z.detach().cpu().float(), step)
 
     # ---------------------------------------------------------------------------------------------- end
+    def text(self, tag: str, text: str, step: int) -> None:
+        """A text summary (the verdict: SUMMARY + '/verdict')."""
+        if self.tb:
+            self.tb.add_text(tag, text, step)
+
     def final(self, hparams: dict, metrics: dict, step: int) -> None:
         """The HParams dashboard entry (metrics: the last value of each Summary series) and a text table of
         every final value, written into this run's own event file (SummaryWriter.add_hparams would open a

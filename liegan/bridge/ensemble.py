@@ -77,7 +77,7 @@ def ensemble_loss(model: nn.Module, data: Task, generators: torch.Tensor, z: tor
 def cyclic_powers(algebra: Algebra) -> torch.Tensor | None:
     """Coefficients k = 0..m-1 (shape (m, 1)) when ``algebra`` is one generator trained with integer
     coefficients and exp(L) has a finite order m; None otherwise."""
-    from liegan.analysis.discrete import analyse_generator, is_integer_run
+    from liegan.discrete import analyse_generator, is_integer_run
 
     if not is_integer_run(algebra.coefficients) or algebra.generators.shape[0] != 1:
         return None

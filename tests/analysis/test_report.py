@@ -12,6 +12,7 @@ import pytest
 from liegan.algebra import Algebra
 from liegan.algebras import so, so13, twobody_so2
 from liegan.analysis.report import FIGURES, write_report
+from liegan.symmetry import LORENTZ
 
 PNG = b"\x89PNG\r\n\x1a\n"
 REQUIRED = ("best_match", "metric", "metric_singular_values", "metric_signature", "closure_residual",
@@ -67,14 +68,18 @@ def test_so13_export_json(tmp_path):
     A = rng.standard_normal((6, 6))
     L = np.einsum("ab,bij->aij", A, so13())
     L += 1e-2 * np.linalg.norm(L, axis=(1, 2), keepdims=True) * rng.standard_normal(L.shape) / 4
-    alg = Algebra(L, dataset="topquark", feature_names=["E", "px", "py", "pz"])
+    alg = Algebra(L, dataset="topquark", feature_names=["E", "px", "py", "pz"], symmetry=LORENTZ.to_dict())
     f = alg.export("json", tmp_path / "a.json")
     res = write_report(f, out=tmp_path / "out", figures=False)
-    assert res["best_match"]["name"] == "so(1,3)"
+    assert res["best_match"]["name"] == "so(1,3)" and res["symmetry"] == "so(1,3)"
     assert res["metric_cosine_minkowski"] >= 0.99 and res["metric_signature"] == [1, 3]
     assert res["canonical_basis"]["names"] == ["K_x", "K_y", "K_z", "J_x", "J_y", "J_z"]
     assert res["killing_signature"] == [3, 3, 0]
     assert "gap" in (tmp_path / "out" / "report.md").read_text()
+    # without a declared symmetry nothing is compared with Minkowski: no guess from n = 4
+    bare = Algebra(L, dataset="custom", feature_names=["E", "px", "py", "pz"]).export("json", tmp_path / "b.json")
+    res = write_report(bare, out=tmp_path / "bare", figures=False)
+    assert "metric_cosine_minkowski" not in res and res["metric_signature"] == [1, 3]
 
 
 def _run(*args):

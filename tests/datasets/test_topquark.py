@@ -153,9 +153,10 @@ def test_load_drops_short_jets_and_scales_globally(tmp_path):
     np.testing.assert_array_equal(ds.y.numpy(), df["is_signal_new"].to_numpy()[full])
     info = ds.info
     assert (info.n_dim, info.n_components, info.y_kind, info.n_classes) == (4, 2, "class", 2)
-    assert info.feature_names == ["E", "px", "py", "pz"] and info.symmetry_name == "so(1,3)"
-    np.testing.assert_array_equal(info.symmetry, so13())
-    np.testing.assert_array_equal(info.invariant_metric, MINKOWSKI)
+    assert info.feature_names == ["E", "px", "py", "pz"] and info.symmetry.name == "so(1,3)"
+    np.testing.assert_array_equal(info.symmetry.generators, so13())
+    np.testing.assert_array_equal(info.symmetry.metric, MINKOWSKI)
+    assert info.symmetry.metric_name == "minkowski" and info.symmetry.generator_names[0] == "K_x"
     assert f"{int((~full).sum())} jets with fewer real constituents dropped" in info.source
 
 

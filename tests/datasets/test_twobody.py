@@ -97,8 +97,8 @@ def test_load_default_pairs(tmp_path, traj):
     info = ds.info
     assert (info.name, info.n_dim, info.n_components, info.y_kind) == ("twobody", 8, 1, "vector")
     assert info.feature_names == ["q1x", "q1y", "p1x", "p1y", "q2x", "q2y", "p2x", "p2y"]
-    np.testing.assert_array_equal(info.symmetry, twobody_so2())
-    assert info.symmetry_name == "so(2)" and "seed 0" in info.source
+    np.testing.assert_array_equal(info.symmetry.generators, twobody_so2())
+    assert info.symmetry.name == "so(2)" and info.symmetry.metric is None and "seed 0" in info.source
 
 
 def test_n_samples_caps_pairs(tmp_path, traj):
@@ -204,7 +204,7 @@ def test_hnn_pickle_round_trip(tmp_path, traj, protocol):
     np.testing.assert_array_equal(x, expect[:, :-1])
     np.testing.assert_array_equal(y, expect[:, 1:])
     assert ds.x[0, 0, 1].item() == np.float32(hnn[0, 0, 2])  # q1y came from HNN column 2
-    np.testing.assert_array_equal(ds.info.symmetry, twobody_so2())
+    np.testing.assert_array_equal(ds.info.symmetry.generators, twobody_so2())
     test = load_dataset(DataConfig(dataset="twobody", data_file=str(path), split="test"))
     np.testing.assert_array_equal(test.x.numpy(), expect[:2, :-1].reshape(-1, 1, 8))
     capped = load_dataset(DataConfig(dataset="twobody", data_file=str(path), n_samples=25))

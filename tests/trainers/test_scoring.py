@@ -1,22 +1,51 @@
-"""Scores the trainer logs: the metric of noisy so(1,3) + a dilation channel, as the top-tagging runs learn."""
+"""Scores the trainer logs, from the one scoring function: the metric of noisy so(1,3) + a dilation channel
+(what top-tagging runs learn), a rejected candidate never logged, and rotation7 scored as C7."""
 
 import numpy as np
 import pytest
 
-from liegan.algebras import MINKOWSKI, so13, so_pq
-from liegan.trainers.scoring import metric_scores
+from liegan.algebras import so, so_pq
+from liegan.datasets.rotation7 import SYMMETRY as C7
+from liegan.symmetry import LORENTZ, score
+from liegan.trainers.scoring import flat_items, scalar_items
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_noisy_lorentz_plus_dilation_gives_minkowski_with_its_sign_fixed(seed):
-    noise = 0.06 * np.random.default_rng(seed).normal(size=(7, 4, 4))
-    m = metric_scores(np.concatenate([so13(), np.eye(4)[None]]) + noise, MINKOWSKI, "minkowski")
-    assert m["metric_signature"] == [1, 3], m  # whatever sign the raw singular vector had
-    assert m["metric_cosine_minkowski"] > 0.99 and m["metric_diagonal"][0] == 1.0
-    assert m["metric_strict_signature"] is None  # the dilation leaves no strict invariant metric
-    assert m["max_trace_share"] > 0.9
+def _flat(L, sym=LORENTZ):
+    return flat_items(score(L, sym), sym)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_noisy_lorentz_plus_dilation_gives_minkowski_up_to_scale(seed):
+    noise = 0.02 * np.random.default_rng(seed).normal(size=(7, 4, 4))
+    m = _flat(np.concatenate([LORENTZ.generators, np.eye(4)[None]]) + noise)
+    assert m["metric_accepted"] == 1.0 and m["metric_solve"] == "conformal", m
+    assert m["metric_signature"] == [1, 3] and m["metric_cosine_minkowski"] > 0.99
+    assert m["so13_span_similarity"] > 0.99 and m["span_chance"] == pytest.approx(7 / 16)
+    s = score(np.concatenate([LORENTZ.generators, np.eye(4)[None]]) + noise, LORENTZ)
+    assert s["metric"]["trace_shares"][6] > 0.9  # the dilation channel is named
 
 
 def test_a_different_algebra_gives_a_different_metric():
-    m = metric_scores(so_pq(2, 2), MINKOWSKI, "minkowski")  # negative control: so(2,2) preserves diag(1,1,-1,-1)
+    m = _flat(so_pq(2, 2))  # negative control: so(2,2) preserves diag(1,1,-1,-1)
     assert m["metric_signature"] == [2, 2] and m["metric_cosine_minkowski"] == pytest.approx(0.5)
+
+
+def test_a_rejected_candidate_is_never_logged_as_the_metric():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        m = _flat(rng.standard_normal((1, 4, 4)))
+        assert "metric_cosine_minkowski" not in m or m["metric_accepted"] == 1.0
+        assert "metric_signature" not in m or m["metric_accepted"] == 1.0
+    m = _flat(LORENTZ.generators[:1] + 0.3 * rng.standard_normal((1, 4, 4)))
+    assert m["metric_accepted"] == 0.0 and "metric_cosine_minkowski" not in m
+
+
+def test_rotation7_is_scored_as_c7():
+    L = 2 * np.pi * 3 / 7 * so(3)[:1] + 0.003 * np.random.default_rng(1).standard_normal((1, 3, 3))
+    m = _flat(L, C7)
+    assert m["discrete_order"] == 7 and m["discrete_angle_error"] < 0.01 and m["discrete_axis_error"] < 0.01
+    assert m["discrete_chance"] < 0.05 and m["discrete_axis_chance"] < 1e-3
+    assert not any(k.endswith("span_similarity") for k in m)  # not an so(2) span: C7 is discrete
+    off = _flat(2 * np.pi / 6.5 * so(3)[:1], C7)  # negative control: a rotation by 2 pi / 6.5
+    assert off["discrete_order"] != 7 and off["discrete_chance"] > 0.05
+    assert all(isinstance(v, float) for v in scalar_items(m).values())
