@@ -350,9 +350,12 @@ def _validation_entries(algebra: Algebra, src: Path, max_samples: int) -> tuple[
 def add_arguments(p) -> None:
     p.add_argument("--out", default=None, help="folder for the outputs (default: next to the input)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
-    p.add_argument("--no-validation", action="store_true",
-                   help="skip the independent check (a classifier two-sample test of every generator on the "
-                        "run's data, rebuilt from algebra.json)")
+    v = p.add_mutually_exclusive_group()
+    v.add_argument("--validate", action="store_true",
+                   help="run the independent check (a classifier two-sample test of every generator on the "
+                        "run's data, rebuilt from algebra.json) also for an algebra file; for a run folder it "
+                        "runs by default")
+    v.add_argument("--no-validation", action="store_true", help="skip the independent check")
     p.add_argument("--validation-samples", type=int, default=10_000,
                    help="samples for the independent check (half moved, half as they are)")
     p.add_argument("--max-order", type=int, default=MAX_ORDER, help="largest discrete order searched")
@@ -362,8 +365,10 @@ def add_arguments(p) -> None:
 def run(args) -> str:
     if args.validation_samples < 20:
         raise InputError(f"--validation-samples {args.validation_samples}: need at least 20")
-    res = write_report(args.file, args.out, not args.no_figures, args.max_order, args.order_tol,
-                       not args.no_validation, args.validation_samples)
+    # a run folder has its data to rebuild; an algebra file alone is analysed without (and without torch)
+    validate = args.validate or (Path(args.file).is_dir() and not args.no_validation)
+    res = write_report(args.file, args.out, not args.no_figures, args.max_order, args.order_tol, validate,
+                       args.validation_samples)
     lines = summary(res) + ([res["validation_skipped"]] if "validation_skipped" in res else [])
     return "\n".join(lines + [f"wrote {res['paths']['report']} and {res['paths']['analysis']}"])
 

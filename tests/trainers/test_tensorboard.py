@@ -99,7 +99,7 @@ def test_writer_pieces_on_a_known_algebra():
 
     assert cadence(50) == 1 and cadence(10_000) == 100 and cadence(10_000, every=7) == 7
     assert tag_of("share_K_x") == "Summary/share_K_x" and tag_of("metric_gap") == "metric/gap"
-    assert tag_of("metric_strict_gap") == "metric_strict/gap" and tag_of("reg/norm") == "reg/norm"
+    assert tag_of("discrete_chance") == "Summary/discrete_chance" and tag_of("reg/norm") == "reg/norm"
     L = np.concatenate([so13()[[3, 0]] * 2.0, np.eye(4)[None]])  # J_x, K_x (scaled) and a dilation
     coef, outside = in_named_basis(L, so13())
     np.testing.assert_allclose(coef[0], np.eye(6)[3], atol=1e-12)
