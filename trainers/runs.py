@@ -45,14 +45,15 @@ def _read(path: Path, parse) -> dict | None:
 
 
 def verdict_line(meta: dict) -> str:
-    """The verdict stored in algebra.json, or, for runs written before verdicts were stored, the similarity
-    to the known symmetry, said to be only that."""
+    """The verdict stored in algebra.json in one line (converged or not, then its first line: what was found
+    against chance); for runs written before verdicts were stored, the similarity to the known symmetry,
+    said to be only that."""
     v = meta.get("verdict")
     if isinstance(v, dict) and isinstance(v.get("summary"), str):
-        said = "converged" in v["summary"].lower()
-        return v["summary"] + (" (not converged)" if v.get("converged") is False and not said else "")
-    if isinstance(v, str):
-        return v
+        lines = v.get("lines")
+        first = lines[0] if isinstance(lines, list) and lines and isinstance(lines[0], str) else v["summary"]
+        converged = v.get("converged")
+        return (f"{'converged' if converged else 'NOT converged'}: " if isinstance(converged, bool) else "") + first
     metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
     sim = metrics.get("similarity_to_truth")
     if isinstance(sim, (int, float)):

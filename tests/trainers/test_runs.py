@@ -37,7 +37,11 @@ def test_states_and_verdicts(tmp_path):
         planned=5,
         done=5,
         age_s=400,
-        verdict={"summary": "so(2) found: similarity 0.999 (chance 0.02)", "converged": True},
+        verdict={
+            "summary": "so(2) found: similarity 0.999 (chance 0.02). Channels: ...",
+            "lines": ["so(2) found: similarity 0.999 (chance 0.02).", "Channels: ..."],
+            "converged": True,
+        },
     )
     make_run(tmp_path, "b-interrupted", planned=5, done=2, age_s=300)
     make_run(tmp_path, "c-failed", dataset="topquark", age_s=3600, checkpoint=True)
@@ -48,14 +52,14 @@ def test_states_and_verdicts(tmp_path):
     assert [r.path.name for r in runs] == ["c-failed", "a-finished", "b-interrupted", "d-running", "e-unconverged"]
     by = {r.path.name: r for r in runs}
     assert by["a-finished"].state == "finished" and by["a-finished"].epochs == "5/5"
-    assert by["a-finished"].verdict == "so(2) found: similarity 0.999 (chance 0.02)"
+    assert by["a-finished"].verdict == "converged: so(2) found: similarity 0.999 (chance 0.02)."
     assert by["b-interrupted"].state == "interrupted" and by["b-interrupted"].epochs == "2/5"
     # no verdict stored (older runs): the similarity, said to be only that
     assert "no verdict stored; similarity to the known symmetry 0.999" in by["b-interrupted"].verdict
     assert by["c-failed"].state == "failed" and by["c-failed"].dataset == "topquark"
     assert "--resume" in by["c-failed"].verdict
     assert by["d-running"].state == "running"
-    assert by["e-unconverged"].verdict == "no symmetry found (not converged)"
+    assert by["e-unconverged"].verdict == "NOT converged: no symmetry found"
     table = format_runs(runs).splitlines()
     assert table[0].split()[:6] == ["RUN", "DATASET", "STARTED", "STATE", "EPOCHS", "VERDICT"]
     assert len(table) == 6 and "finished" in table[2]
