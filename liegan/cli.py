@@ -28,8 +28,8 @@ COMMANDS = {
     "analyze": ("liegan.analysis.cli", "analyse a discovered algebra (reference match, closure, invariant "
                                        "metric, discrete order)"),
     "data": ("liegan.datasets.cli", "download or synthesise dataset files (fetch, synth)"),
-    "bridge": ("liegan.bridge.cli", "loss invariance, symmetry ensembles, conserved quantities and "
-                                    "teleportation from a discovered algebra"),
+    "bridge": ("liegan.trainers.bridge_cli", "loss invariance, symmetry ensembles, conserved quantities and "
+                                             "teleportation from a discovered algebra"),
     "fit": ("liegan.trainers.fit_cli", "put a discovered symmetry to work: augmentation and equivariant models "
                                        "vs a plain one"),
 }

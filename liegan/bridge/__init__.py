@@ -1,7 +1,9 @@
 """Discovered generators as parameter-space symmetries: exact actions on networks, the induced action of a
-data symmetry, symmetry ensembles, conserved quantities, teleportation, and the `liegan bridge` pipeline.
+data symmetry, symmetry ensembles, conserved quantities and teleportation.
 
-The names below are imported (with torch) on first use, so that `liegan --help` does not import torch."""
+A library over tensors and torch modules; the `liegan bridge` pipeline that fits predictors and runs it on a
+dataset lives in liegan.trainers.bridge.  The names below are imported (with torch) on first use, so that
+`liegan --help` does not import torch."""
 
 from liegan._lazy import lazy_exports
 
@@ -18,18 +20,18 @@ _EXPORTS = {
     "OrthogonalAction": "actions",
     "Radial": "actions",
     "RescaleAction": "actions",
-    "Task": "induced",
+    "TeleportResult": "teleport",
     "TeleportSchedule": "teleport",
     "action_error": "actions",
     "actions_for": "actions",
     "algebra_action": "induced",
     "conserved_quantities": "conserved",
-    "descend": "teleport",
+    "data_dependent_actions": "actions",
     "evaluate": "actions",
-    "linear_regression_problem": "teleport",
     "loss_invariance_error": "induced",
     "mlp": "actions",
     "params_of": "actions",
+    "prediction_loss": "data",
     "relative_drift": "conserved",
     "symmetry_ensemble": "ensemble",
     "teleport": "teleport",

@@ -1,13 +1,14 @@
 """Exact group actions on the parameters of a torch network, with their Lie-algebra generators.
 
 A two-layer block F(x) = U sigma(V x + b) + c, U (m, h), V (h, n), b (h,), is left unchanged by
-(U, V, b) -> (U pi(g)^-1, g V, g b) whenever sigma(g z) = pi(g) sigma(z) (REFERENCE.md section 5):
+(U, V, b) -> (U pi(g)^-1, g V, g b) whenever sigma(g z) = pi(g) sigma(z):
 
   GLAction          sigma = identity                     G = GL_h        pi(g) = g
   RescaleAction     sigma homogeneous (ReLU, LeakyReLU)  positive diagonal g, pi(g) = g
   OrthogonalAction  sigma radial, sigma(z) = f(|z|) z     G = O(h)        pi(g) = g
   NonlinearAction   any sigma, any g in GL_h: (U, V, b) -> (U sigma(P) sigma(gP)^+, gV, gb) with
-                    P = V X + b on a fixed batch X; exact on X when h >= len(X), approximate elsewhere.
+                    P = V X + b, X the layer's input on a fixed batch; exact on that batch when h >= its
+                    size, approximate elsewhere.  One per pair of consecutive layers of a deeper network.
 
 Parameters travel as a dict {name: tensor} (``dict(model.named_parameters())``) and the network is
 evaluated with :func:`torch.func.functional_call`, so a transformed point never mutates the module and
@@ -25,6 +26,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from liegan.lie import exp_map
+
 Params = dict[str, torch.Tensor]
 
 
@@ -35,7 +38,7 @@ class Radial(nn.Module):
         return z / torch.sqrt(1.0 + (z**2).sum(-1, keepdim=True))
 
 
-ACTIVATIONS = {"identity": nn.Identity, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2),
+ACTIVATIONS = {"identity": nn.Identity, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1),
                "radial": Radial, "tanh": nn.Tanh}
 
 
@@ -95,8 +98,7 @@ class LayerAction:
 
     def element(self, z: torch.Tensor) -> torch.Tensor:
         """g = exp(sum_i z_i B_i) for coefficients z (d,) in the basis."""
-        B = self.basis(z.dtype).to(z.device)
-        return torch.linalg.matrix_exp(torch.einsum("d,dij->ij", z, B))
+        return exp_map(z[None], self.basis(z.dtype).to(z.device))[0]
 
     def random_element(self, gen: torch.Generator, scale: float = 0.5, dtype=torch.float64) -> torch.Tensor:
         d = self.basis(dtype).shape[0]
@@ -114,16 +116,6 @@ class LayerAction:
         if b is not None:
             out[f"{self.first}.bias"] = g @ b
         out[f"{self.second}.weight"] = torch.linalg.solve(g, params[f"{self.second}.weight"], left=False)
-        return out
-
-    def velocity(self, params: Params, M: torch.Tensor) -> Params:
-        """d/dt g_t.theta at t = 0 for g_t = exp(tM): (MV, Mb, -UM); zeros elsewhere."""
-        out = {k: torch.zeros_like(v) for k, v in params.items()}
-        V, b = self._vb(params)
-        out[f"{self.first}.weight"] = M @ V
-        if b is not None:
-            out[f"{self.first}.bias"] = M @ b
-        out[f"{self.second}.weight"] = -params[f"{self.second}.weight"] @ M
         return out
 
     def conserved(self, params: Params) -> torch.Tensor | None:
@@ -173,50 +165,57 @@ class OrthogonalAction(LayerAction):
         return None  # an antisymmetric algebra: every Q_M = <theta, M theta> vanishes identically
 
 
-class NonlinearAction(LayerAction):
-    """GL_h acting through the data: (U, V, b) -> (U sigma(P) sigma(gP)^+, gV, gb), P = V X^T + b.
+class NonlinearAction(GLAction):
+    """GL_h acting through the data: (U, V, b) -> (U sigma(P) sigma(gP)^+, gV, gb), P = V X^T + b with X the
+    input of layer ``first`` on a fixed batch X0 (B, n_in) of network inputs.
 
-    Exact on the batch X (B, n) when sigma(gP) (h, B) has full column rank, which needs h >= B.
+    X is recomputed from the parameters it is given, so actions on consecutive pairs of a deeper network
+    compose: each sees the hidden activations the earlier ones left (unchanged on the batch when exact).
+    Exact on the batch when sigma(gP) (h, B) has full column rank, which needs B <= h.
     """
 
     name = "nonlinear"
 
-    def __init__(self, first: str, second: str, h: int, activation: nn.Module, X: torch.Tensor):
+    def __init__(self, model: nn.Sequential, first: str, second: str, X0: torch.Tensor):
+        modules = dict(model.named_children())
+        h = modules[first].out_features
         super().__init__(first, second, h)
-        if X.shape[0] > h:
-            raise ValueError(f"the nonlinear action is exact only for a batch of at most h = {h} points, "
-                             f"got {X.shape[0]}")
-        self.activation, self.X = activation, X
-
-    def basis(self, dtype=torch.float64) -> torch.Tensor:
-        return torch.eye(self.h * self.h, dtype=dtype).reshape(-1, self.h, self.h)
-
-    def _pre(self, params: Params, X: torch.Tensor) -> torch.Tensor:
-        V, b = self._vb(params)
-        P = V @ X.T
-        return P if b is None else P + b[:, None]
+        if X0.shape[0] > h:
+            raise ValueError(f"the data-dependent action is exact only for a batch of at most h = {h} points, "
+                             f"got {X0.shape[0]}")
+        names = list(modules)
+        self.activation = modules[names[names.index(first) + 1]]
+        self.model, self.X0 = model, X0
 
     def transform(self, params: Params, g: torch.Tensor) -> Params:
         out = dict(params)
         V, b = self._vb(params)
-        P = self._pre(params, self.X.to(V.dtype))  # (h, B)
-        # sigma acts per sample: apply it on (B, h) rows
-        S0 = self.activation(P.T).T
-        Sg = self.activation((g @ P).T).T
+        X = layer_input(self.model, params, self.first, self.X0.to(V.dtype))  # (B, n)
+        P = X @ V.T if b is None else X @ V.T + b  # (B, h): sigma acts on rows, one per sample
+        S0, Sg = self.activation(P).T, self.activation(P @ g.T).T  # (h, B)
         out[f"{self.first}.weight"] = g @ V
         if b is not None:
             out[f"{self.first}.bias"] = g @ b
         out[f"{self.second}.weight"] = params[f"{self.second}.weight"] @ S0 @ torch.linalg.pinv(Sg)
         return out
 
-    def velocity(self, params: Params, M: torch.Tensor) -> Params:
-        one = torch.ones((), dtype=M.dtype)
-        _, tangent = torch.func.jvp(lambda s: self.transform(params, torch.linalg.matrix_exp(s * M)),
-                                    (0 * one,), (one,))
-        return tangent
-
     def conserved(self, params: Params) -> None:
         return None
+
+
+def layer_input(model: nn.Sequential, params: Params, name: str, x: torch.Tensor) -> torch.Tensor:
+    """What child module ``name`` receives when the network at ``params`` is applied to x."""
+    for child, module in model.named_children():
+        if child == name:
+            return x
+        own = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(f"{child}.")}
+        x = functional_call(module, own, (x,)) if own else module(x)
+    raise ValueError(f"the network has no module {name!r}")
+
+
+def data_dependent_actions(model: nn.Sequential, X0: torch.Tensor) -> list[NonlinearAction]:
+    """The data-dependent action on every pair of consecutive layers, on the batch X0 (B, n_in)."""
+    return [NonlinearAction(model, first, second, X0) for first, second, _, _ in hidden_layers(model)]
 
 
 def hidden_layers(model: nn.Sequential) -> list[tuple[str, str, int, nn.Module]]:

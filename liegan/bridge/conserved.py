@@ -1,4 +1,4 @@
-"""Conserved quantities of gradient flow from the parameter-space symmetries (REFERENCE.md section 5).
+"""Conserved quantities of gradient flow from the parameter-space symmetries.
 
 For a linear action with generator M, Q_M(theta) = <theta, M theta> is conserved by gradient flow when M is
 symmetric: for a hidden layer with identity activation all of U^T U - V V^T (h, h) is conserved, for a
@@ -37,7 +37,7 @@ def relative_drift(q0: dict[str, torch.Tensor], q1: dict[str, torch.Tensor]) -> 
 class ConservationTracker:
     """Record Q at the start and log its relative drift (per layer and overall) as training goes on.
 
-    writer: anything with ``add_scalar(tag, value, step)`` (a torch.utils.tensorboard SummaryWriter), or None.
+    writer: anything with ``scalars({tag: value}, step)`` (liegan.trainers.writer.RunWriter), or None.
     """
 
     def __init__(self, model: nn.Module, writer=None, tag: str = "conserved"):
@@ -46,19 +46,13 @@ class ConservationTracker:
         self.q0 = conserved_quantities(model, self.actions)
         self.history: list[tuple[int, float]] = []
 
-    def reset(self) -> None:
-        """Start measuring from the current parameters (after a teleport, which moves Q on purpose)."""
-        self.q0 = conserved_quantities(self.model, self.actions)
-
     def update(self, step: int) -> float:
         q = conserved_quantities(self.model, self.actions)
         drift = relative_drift(self.q0, q)
         self.history.append((step, drift))
         if self.writer is not None:
-            self.writer.add_scalar(f"{self.tag}/drift", drift, step)
-            for k in q:
-                layer = relative_drift({k: self.q0[k]}, {k: q[k]})
-                self.writer.add_scalar(f"{self.tag}/drift_{k}", layer, step)
+            layers = {f"{self.tag}/drift_{k}": relative_drift({k: self.q0[k]}, {k: q[k]}) for k in q}
+            self.writer.scalars({f"{self.tag}/drift": drift, **layers}, step)
         return drift
 
     @property

@@ -9,8 +9,9 @@ over a true symmetry cannot hurt in expectation, and helps as much as the networ
 The control moves the same network by the same coefficients along random generators of the same norms:
 its members see shifted data, and that ensemble gets worse.
 
-For an algebra trained with integer coefficients whose exp(L) has a finite order m (a discrete symmetry,
-e.g. C7 on rotation7), the members are the m powers exp(kL), k = 0..m-1: the exact average over the group.
+For a discrete symmetry (an algebra trained with integer coefficients whose exp(L) has a finite order m,
+e.g. C7 on rotation7) the members are the m powers exp(kL), k = 0..m-1 (:func:`cyclic_powers`): the exact
+average over the group.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from torch import nn
 
 from liegan.algebra import Algebra
 from liegan.bridge.actions import evaluate, params_of
-from liegan.bridge.induced import Task, induced_action, task_generators
+from liegan.bridge.data import inputs, prediction_loss, y_kind
+from liegan.bridge.induced import data_generators, induced_action, random_generators
+from liegan.discrete import analyse_generator, is_integer_run
+from liegan.lie import exp_map
 
 
 @dataclass
@@ -55,21 +59,20 @@ def coefficient_sigma(algebra: Algebra) -> float:
     return 1.0
 
 
-def ensemble_loss(model: nn.Module, data: Task, generators: torch.Tensor, z: torch.Tensor) -> float:
+def ensemble_loss(model: nn.Module, data, generators: torch.Tensor, z: torch.Tensor) -> float:
     """Loss on ``data`` of the average prediction of the members exp(sum_i z_ki L_i) . theta, k = 1..len(z):
     mean class probabilities (scored by cross-entropy) or mean outputs (scored by squared error)."""
     theta = params_of(model)
     action = induced_action(model, data)
-    xf = data.x.reshape(len(data.x), -1)
+    xf, kind = inputs(data), y_kind(data)
     total = None
     with torch.no_grad():
-        for zk in z:
-            g = torch.linalg.matrix_exp(torch.einsum("c,cij->ij", zk, generators))
+        for g in exp_map(z, generators):
             out = evaluate(model, action.transform(theta, g), xf)
-            pred = F.softmax(out, dim=-1) if data.y_kind == "class" else out
+            pred = F.softmax(out, dim=-1) if kind == "class" else out
             total = pred if total is None else total + pred
         mean = total / len(z)
-        if data.y_kind == "class":
+        if kind == "class":
             return float(F.nll_loss(torch.log(mean.clamp_min(1e-300)), data.y))
         return float(F.mse_loss(mean, data.y.reshape(len(data.y), -1)))
 
@@ -77,15 +80,13 @@ def ensemble_loss(model: nn.Module, data: Task, generators: torch.Tensor, z: tor
 def cyclic_powers(algebra: Algebra) -> torch.Tensor | None:
     """Coefficients k = 0..m-1 (shape (m, 1)) when ``algebra`` is one generator trained with integer
     coefficients and exp(L) has a finite order m; None otherwise."""
-    from liegan.discrete import analyse_generator, is_integer_run
-
     if not is_integer_run(algebra.coefficients) or algebra.generators.shape[0] != 1:
         return None
     order = analyse_generator(np.asarray(algebra.generators[0])).order
     return None if order is None else torch.arange(order, dtype=torch.float64)[:, None]
 
 
-def symmetry_ensemble(model: nn.Module, data: Task, algebra: Algebra | np.ndarray, members: int = 16,
+def symmetry_ensemble(model: nn.Module, data, algebra: Algebra | np.ndarray, members: int = 16,
                       sigma: float = 1.0, seed: int = 0, z: torch.Tensor | None = None) -> EnsembleReport:
     """Test loss of ``model`` alone, of ``members`` copies moved along ``algebra`` (coefficients z ~ N(0,
     sigma^2), or the given ``z`` of shape (members, c)) with predictions averaged, and of the same ensemble
@@ -95,7 +96,7 @@ def symmetry_ensemble(model: nn.Module, data: Task, algebra: Algebra | np.ndarra
     if members < 1:
         raise ValueError(f"an ensemble needs at least one member, got {members}")
     dtype = next(model.parameters()).dtype
-    L = task_generators(algebra, data, dtype)
+    L = data_generators(algebra, data, dtype)
     gen = torch.Generator().manual_seed(seed)
     drawn = f"powers 0..{members - 1} of a cyclic group" if z is not None else f"normal, sigma {sigma:g}"
     if z is None:
@@ -103,9 +104,8 @@ def symmetry_ensemble(model: nn.Module, data: Task, algebra: Algebra | np.ndarra
     z = torch.as_tensor(z, dtype=dtype)
     if z.shape != (members, L.shape[0]):
         raise ValueError(f"coefficients must have shape (members, {L.shape[0]}), got {tuple(z.shape)}")
-    R = torch.randn(L.shape, generator=gen, dtype=dtype)
-    R = R * (L.norm(dim=(-2, -1), keepdim=True) / R.norm(dim=(-2, -1), keepdim=True))
+    R = random_generators(L, L.shape[0], gen)
     with torch.no_grad():
-        single = float(data.loss(model))
+        single = float(prediction_loss(model, data))
     return EnsembleReport(members=members, coefficients=drawn, single=single,
                           discovered=ensemble_loss(model, data, L, z), random=ensemble_loss(model, data, R, z))

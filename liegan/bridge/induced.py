@@ -17,51 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from liegan.algebra import Algebra
-from liegan.bridge.actions import Params, evaluate, params_of
-
-
-@dataclass
-class Task:
-    """Supervised data in the dataset protocol's shapes: x (N, k, n); y (N, k_y, n) vector,
-    (N, m) scalar or (N,) class.  The network sees x flattened to (N, k n)."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-    y_kind: str
-
-    def __post_init__(self):
-        if self.y_kind not in ("vector", "scalar", "class"):
-            raise ValueError(f"the bridge needs a target; y kind {self.y_kind!r} is not one of "
-                             "vector, scalar, class")
-
-    @property
-    def n_in(self) -> int:
-        return int(self.x.shape[1] * self.x.shape[2])
-
-    @property
-    def n_out(self) -> int:
-        if self.y_kind == "class":
-            return int(self.y.max()) + 1
-        return int(np.prod(self.y.shape[1:]))
-
-    def to(self, dtype: torch.dtype) -> Task:
-        y = self.y if self.y_kind == "class" else self.y.to(dtype)
-        return Task(self.x.to(dtype), y, self.y_kind)
-
-    def subset(self, idx) -> Task:
-        return Task(self.x[idx], self.y[idx], self.y_kind)
-
-    def loss(self, model: nn.Module, params: Params | None = None) -> torch.Tensor:
-        """Mean squared error (vector, scalar) or cross-entropy (class) of the network on this data."""
-        xf = self.x.reshape(len(self.x), -1)
-        out = model(xf) if params is None else evaluate(model, params, xf)
-        if self.y_kind == "class":
-            return F.cross_entropy(out, self.y)
-        return F.mse_loss(out, self.y.reshape(len(self.y), -1))
+from liegan.bridge.actions import Params, params_of
+from liegan.bridge.data import prediction_loss, y_kind
+from liegan.lie import exp_map
 
 
 def linear_layers(model: nn.Module) -> tuple[str, str]:
@@ -94,9 +55,10 @@ class InducedAction:
         return out
 
 
-def induced_action(model: nn.Module, task: Task) -> InducedAction:
-    k_out = int(task.y.shape[1]) if task.y_kind == "vector" else None
-    return InducedAction(model, int(task.x.shape[1]), k_out)
+def induced_action(model: nn.Module, data) -> InducedAction:
+    """The induced action on ``model`` for ``data`` (x (N, k, n); a vector target transforms with x)."""
+    k_out = int(data.y.shape[1]) if y_kind(data) == "vector" else None
+    return InducedAction(model, int(data.x.shape[1]), k_out)
 
 
 class AlgebraAction:
@@ -120,17 +82,17 @@ class AlgebraAction:
         return self.generators.to(dtype)
 
     def element(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.matrix_exp(torch.einsum("d,dij->ij", z, self.basis(z.dtype).to(z.device)))
+        return exp_map(z[None], self.basis(z.dtype).to(z.device))[0]
 
     def transform(self, params: Params, g: torch.Tensor) -> Params:
         return self.induced.transform(params, g)
 
 
-def task_generators(algebra: Algebra | np.ndarray, task: Task, dtype=torch.float64) -> torch.Tensor:
+def data_generators(algebra: Algebra | np.ndarray, data, dtype=torch.float64) -> torch.Tensor:
     """The generators (c, n, n) of ``algebra`` (an Algebra or the array itself) as a tensor, checked to act on
-    the task's n-vectors."""
+    the data's n-vectors."""
     L = torch.as_tensor(algebra.generators if isinstance(algebra, Algebra) else np.asarray(algebra), dtype=dtype)
-    n = int(task.x.shape[-1])
+    n = int(data.x.shape[-1])
     if L.ndim != 3 or L.shape[1] != L.shape[2]:
         raise ValueError(f"generators must have shape (c, n, n), got {tuple(L.shape)}")
     if L.shape[-1] != n:
@@ -138,13 +100,21 @@ def task_generators(algebra: Algebra | np.ndarray, task: Task, dtype=torch.float
     return L
 
 
-def algebra_action(model: nn.Module, task: Task, algebra: Algebra | np.ndarray) -> AlgebraAction:
-    """The induced action of ``algebra`` (an Algebra or its generators (c, n, n)) on ``model`` for ``task``."""
-    return AlgebraAction(induced_action(model, task), task_generators(algebra, task))
+def random_generators(L: torch.Tensor, count: int, gen: torch.Generator) -> torch.Tensor:
+    """``count`` Gaussian generators (count, n, n), the i-th rescaled to the Frobenius norm of L[i mod c]:
+    the control that moves as far as the discovered generators, in directions the data do not favour."""
+    R = torch.randn(count, *L.shape[1:], generator=gen, dtype=L.dtype)
+    norms = L.norm(dim=(-2, -1))[torch.arange(count) % L.shape[0]]
+    return R * (norms / R.norm(dim=(-2, -1)))[:, None, None]
 
 
-def _loss_at(task: Task, model, action: InducedAction, theta: Params, L: torch.Tensor, t) -> torch.Tensor:
-    return task.loss(model, action.transform(theta, torch.linalg.matrix_exp(t * L)))
+def algebra_action(model: nn.Module, data, algebra: Algebra | np.ndarray) -> AlgebraAction:
+    """The induced action of ``algebra`` (an Algebra or its generators (c, n, n)) on ``model`` for ``data``."""
+    return AlgebraAction(induced_action(model, data), data_generators(algebra, data))
+
+
+def _loss_at(data, model, action: InducedAction, theta: Params, L: torch.Tensor, t) -> torch.Tensor:
+    return prediction_loss(model, data, action.transform(theta, torch.linalg.matrix_exp(t * L)))
 
 
 @dataclass
@@ -160,18 +130,18 @@ class GeneratorChange:
     derivative: float
 
 
-def generator_change(model: nn.Module, task: Task, L: torch.Tensor, t: float = 0.1) -> GeneratorChange:
+def generator_change(model: nn.Module, data, L: torch.Tensor, t: float = 0.1) -> GeneratorChange:
     """Loss change along a data-space generator L (n, n) through the induced action."""
     theta = params_of(model)
     dtype = next(iter(theta.values())).dtype
     L = torch.as_tensor(L, dtype=dtype)
-    act = induced_action(model, task)
+    act = induced_action(model, data)
     with torch.no_grad():
-        l0 = float(task.loss(model, theta))
-        lp = float(_loss_at(task, model, act, theta, L, t))
-        lm = float(_loss_at(task, model, act, theta, L, -t))
+        l0 = float(prediction_loss(model, data, theta))
+        lp = float(_loss_at(data, model, act, theta, L, t))
+        lm = float(_loss_at(data, model, act, theta, L, -t))
     s = torch.zeros((), dtype=dtype, requires_grad=True)
-    (d,) = torch.autograd.grad(_loss_at(task, model, act, theta, L, s), s)
+    (d,) = torch.autograd.grad(_loss_at(data, model, act, theta, L, s), s)
     return GeneratorChange(change=(abs(lp - l0) + abs(lm - l0)) / 2, fd=(lp - lm) / (2 * t),
                            derivative=float(d))
 
@@ -197,19 +167,14 @@ class InvarianceReport:
                 "discovered": [vars(c) for c in self.discovered], "random": [vars(c) for c in self.random]}
 
 
-def loss_invariance_error(model: nn.Module, data: Task, algebra: Algebra | np.ndarray, t: float = 0.1,
+def loss_invariance_error(model: nn.Module, data, algebra: Algebra | np.ndarray, t: float = 0.1,
                           n_random: int = 8, seed: int = 0) -> InvarianceReport:
     """How the loss of ``model`` on ``data`` moves along each generator of ``algebra`` (c, n, n), compared
-    with ``n_random`` Gaussian generators rescaled to the mean Frobenius norm of the discovered ones."""
-    L = task_generators(algebra, data)
-    n = int(data.x.shape[-1])
+    with ``n_random`` Gaussian generators of the discovered ones' norms (:func:`random_generators`)."""
+    L = data_generators(algebra, data)
     with torch.no_grad():
-        loss = float(data.loss(model))
+        loss = float(prediction_loss(model, data))
     discovered = [generator_change(model, data, Li, t) for Li in L]
-    gen = torch.Generator().manual_seed(seed)
-    norm = float(L.norm(dim=(-2, -1)).mean())
-    random = []
-    for _ in range(n_random):
-        R = torch.randn(n, n, generator=gen, dtype=torch.float64)
-        random.append(generator_change(model, data, R * norm / R.norm(), t))
+    R = random_generators(L, n_random, torch.Generator().manual_seed(seed))
+    random = [generator_change(model, data, Ri, t) for Ri in R]
     return InvarianceReport(loss=loss, discovered=discovered, random=random, t=t)

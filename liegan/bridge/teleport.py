@@ -1,9 +1,14 @@
-"""Symmetry teleportation (Zhao et al., NeurIPS 2022): move theta along its symmetry orbit to a point of
-larger ||grad L||^2 at the same loss, then keep descending.
+"""Symmetry teleportation (Zhao et al., NeurIPS 2022): move theta along its symmetry orbit to a point where
+descent goes faster at the same loss, then keep descending.
 
 The group parameters z (one coefficient vector per layer action) are optimised by normalised gradient
-ascent on ||grad_theta L(g(z).theta)||^2 (double backprop); the actions are exact, so the loss does not
-change (checked: a step that moves the loss by more than ``loss_tol`` relative is refused).
+ascent (double backprop) on an objective: 'grad_norm', ||grad_theta L(g(z).theta)||^2 as in the paper, or
+'lookahead', the decrease L(theta') - L(theta' - lr grad L(theta')) that one descent step of size lr makes
+from theta' = g(z).theta, which is lr ||grad L||^2 - lr^2/2 grad L^T H grad L to second order: the gradient
+norm discounted by the curvature along the gradient (a sharp point with a large gradient is no gain at a
+step size tuned for the start).  The loss must not change: a step that moves it by more than ``loss_tol``
+relative, on the data ``loss_fn`` sees, is refused.  The data-dependent action is exact only on the batch it
+was built on, so the training loss elsewhere may move; the descent loop reports it.
 
 Any object with basis(dtype) (d, n, n), element(z) and transform(params, g) is an action here: the
 architecture's LayerAction subclasses, and the induced action of a discovered data algebra
@@ -14,7 +19,7 @@ the data distribution, not necessarily on a finite batch, so ``loss_tol`` is the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -35,13 +40,24 @@ class GroupAction(Protocol):
     def transform(self, params: Params, g: torch.Tensor) -> Params: ...
 
 
+OBJECTIVES = ("grad_norm", "lookahead")
+
+
 @dataclass
 class TeleportResult:
+    """One teleport, on the data its loss_fn saw: the loss before and after (equal up to loss_tol), the
+    squared gradient norm before and after, and how many ascent steps were kept."""
+
     loss_before: float
     loss_after: float
     grad_sq_before: float
     grad_sq_after: float
     steps_taken: int
+
+    @property
+    def loss_change(self) -> float:
+        """|loss after - loss before| / |loss before|."""
+        return abs(self.loss_after - self.loss_before) / max(abs(self.loss_before), 1e-300)
 
 
 def _moved(theta: Params, actions: list[GroupAction], zs: list[torch.Tensor]) -> Params:
@@ -59,146 +75,101 @@ def _grad_sq(loss_fn: LossFn, params: Params, create_graph: bool) -> tuple[torch
     return loss, sum((g**2).sum() for g in grads if g is not None)
 
 
-def _descent_gain(loss_fn: LossFn, params: Params, lr: float, lookahead: int) -> float:
-    """L(theta) - L(theta after ``lookahead`` descent steps of size lr): what descending from here gains."""
-    p = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-    loss0 = None
-    for _ in range(lookahead):
-        loss = loss_fn(p)
-        loss0 = float(loss.detach()) if loss0 is None else loss0
-        grads = torch.autograd.grad(loss, list(p.values()), allow_unused=True)
-        with torch.no_grad():
-            p = {k: (v - lr * g if g is not None else v).requires_grad_(True)
-                 for (k, v), g in zip(p.items(), grads, strict=True)}
+def _lookahead_loss(loss_fn: LossFn, params: Params, lr: float, create_graph: bool) -> torch.Tensor:
+    """L(theta - lr grad L(theta)): the loss after one descent step from ``params``."""
+    params = {k: v if v.requires_grad else v.detach().requires_grad_(True) for k, v in params.items()}
+    grads = torch.autograd.grad(loss_fn(params), list(params.values()), create_graph=create_graph,
+                                allow_unused=True)
+    stepped = {k: v if g is None else v - lr * g for (k, v), g in zip(params.items(), grads, strict=True)}
+    return loss_fn(stepped)
+
+
+def _score(loss_fn: LossFn, params: Params, objective: str, lr: float | None,
+           create_graph: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(loss, ||grad L||^2, objective) at ``params``; the objective is what the ascent maximises."""
+    loss, gsq = _grad_sq(loss_fn, params, create_graph)
+    if objective == "grad_norm":
+        return loss, gsq, gsq
+    return loss, gsq, loss - _lookahead_loss(loss_fn, params, lr, create_graph)
+
+
+def _descent_gain(loss_fn: LossFn, params: Params, lr: float, steps: int) -> float:
+    """L(theta) - L(theta after ``steps`` descent steps of size lr): what descending from here gains."""
+    p = {k: v.detach() for k, v in params.items()}
     with torch.no_grad():
-        gain = loss0 - float(loss_fn(p))
+        loss0 = float(loss_fn(p))
+    for _ in range(steps):
+        p = {k: v.detach().requires_grad_(True) for k, v in p.items()}
+        grads = torch.autograd.grad(loss_fn(p), list(p.values()), allow_unused=True)
+        p = {k: v if g is None else v - lr * g for (k, v), g in zip(p.items(), grads, strict=True)}
+    with torch.no_grad():
+        gain = loss0 - float(loss_fn({k: v.detach() for k, v in p.items()}))
     return gain if gain == gain else float("-inf")
 
 
+def _ascent_step(zs: list[torch.Tensor], objective: torch.Tensor, lr: float) -> bool:
+    """Move every z by ``lr`` (in total norm) along the objective's gradient; False when there is none."""
+    dz = torch.autograd.grad(objective, zs, allow_unused=True)
+    dz = [torch.zeros_like(z) if d is None else d for z, d in zip(zs, dz, strict=True)]
+    norm = torch.sqrt(sum((d**2).sum() for d in dz))
+    if not torch.isfinite(norm) or norm == 0:
+        return False
+    with torch.no_grad():
+        for z, d in zip(zs, dz, strict=True):
+            z += lr * d / norm
+    return True
+
+
 def teleport(model: nn.Module, loss_fn: LossFn, actions: list[GroupAction] | None = None, steps: int = 10,
-             lr: float = 0.1, loss_tol: float = 1e-6, descent_lr: float | None = None,
-             lookahead: int = 10) -> TeleportResult:
+             lr: float = 0.1, loss_tol: float = 1e-6, objective: str = "grad_norm",
+             descent_lr: float | None = None, guard: int = 0) -> TeleportResult:
     """Teleport ``model`` in place.  loss_fn(params) -> scalar loss at the parameter dict ``params``.
 
-    Each ascent step moves the group coefficients by ``lr`` (in norm) along the gradient of ||grad L||^2.
-    With ``descent_lr`` (the step size of the descent that follows) a step is kept only while the decrease
-    that ``lookahead`` descent steps would then make keeps growing: on a non-compact orbit ||grad L||^2 is
-    unbounded, and so is the curvature that comes with it (which gradient descent then conserves).
+    Each ascent step moves the group coefficients by ``lr`` (in norm) along the objective's gradient, and
+    is kept only while the loss stays within ``loss_tol`` (relative) and the objective keeps growing.
+    'lookahead' needs ``descent_lr``, the step size of the descent that follows.  With ``guard`` > 0 a step
+    is also kept only while what ``guard`` descent steps of size descent_lr would then gain keeps growing:
+    on a non-compact orbit both objectives grow without bound near points where the descent that follows
+    diverges, and a few steps of it are what shows that.
     """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown teleport objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
+    if (objective == "lookahead" or guard) and not descent_lr:
+        raise ValueError("the 'lookahead' objective and the guard need descent_lr, the step size of the descent")
     actions = actions_for(model) if actions is None else actions
     theta = {k: v.requires_grad_(False) for k, v in params_of(model).items()}
     dtype = next(iter(theta.values())).dtype
     zs = [torch.zeros(a.basis(dtype).shape[0], dtype=dtype, requires_grad=True) for a in actions]
-    p0 = {k: v.clone().requires_grad_(True) for k, v in theta.items()}
-    loss0, gsq0 = _grad_sq(loss_fn, p0, create_graph=False)
-    loss0, gsq0 = float(loss0.detach()), float(gsq0)
-    best, best_gsq, taken = [z.detach().clone() for z in zs], gsq0, 0
-    best_gain = _descent_gain(loss_fn, theta, descent_lr, lookahead) if descent_lr else 0.0
+    loss0, gsq0, obj0 = (float(v.detach()) for v in _score(loss_fn, theta, objective, descent_lr, False))
+    best, best_gsq, best_obj, taken = [z.detach().clone() for z in zs], gsq0, obj0, 0
+    best_gain = _descent_gain(loss_fn, theta, descent_lr, guard) if guard else 0.0
     for _ in range(steps):
-        loss, gsq = _grad_sq(loss_fn, _moved(theta, actions, zs), create_graph=True)
-        dz = torch.autograd.grad(gsq, zs, allow_unused=True)
-        dz = [torch.zeros_like(z) if d is None else d for z, d in zip(zs, dz, strict=True)]
-        norm = torch.sqrt(sum((d**2).sum() for d in dz))
-        if not torch.isfinite(norm) or norm == 0:
+        _, _, obj = _score(loss_fn, _moved(theta, actions, zs), objective, descent_lr, True)
+        if not _ascent_step(zs, obj, lr):
             break
-        with torch.no_grad():
-            for z, d in zip(zs, dz, strict=True):
-                z += lr * d / norm
         cand = [z.detach().clone() for z in zs]
-        c_params = {k: v.detach().requires_grad_(True) for k, v in _moved(theta, actions, cand).items()}
-        c_loss, c_gsq = _grad_sq(loss_fn, c_params, create_graph=False)
+        c_loss, c_gsq, c_obj = _score(loss_fn, _moved(theta, actions, cand), objective, descent_lr, False)
         moved_loss = abs(float(c_loss.detach()) - loss0) > loss_tol * max(abs(loss0), 1e-30)
-        if moved_loss or not float(c_gsq) > best_gsq:
+        if moved_loss or not float(c_obj.detach()) > best_obj:
             break
-        if descent_lr:
-            gain = _descent_gain(loss_fn, c_params, descent_lr, lookahead)
+        if guard:
+            gain = _descent_gain(loss_fn, _moved(theta, actions, cand), descent_lr, guard)
             if not gain > best_gain:
                 break
             best_gain = gain
-        best, best_gsq, taken = cand, float(c_gsq), taken + 1
+        best, best_gsq, best_obj, taken = cand, float(c_gsq), float(c_obj.detach()), taken + 1
     with torch.no_grad():
         load_params(model, _moved(theta, actions, best))
-    loss1 = float(loss_fn({k: v.detach() for k, v in model.named_parameters()}))
+        loss1 = float(loss_fn({k: v.detach() for k, v in model.named_parameters()}))
     return TeleportResult(loss0, loss1, gsq0, best_gsq, taken)
 
 
 @dataclass
 class TeleportSchedule:
-    """When to teleport: at the listed steps and/or every ``every`` steps, at most ``max_count`` times."""
+    """When to teleport: at the listed steps, and every ``every`` steps when it is positive."""
 
-    every: int | None = None
     at: tuple[int, ...] = (0,)
-    max_count: int | None = None
-    done: int = field(default=0, init=False)
+    every: int = 0
 
     def due(self, step: int) -> bool:
-        if self.max_count is not None and self.done >= self.max_count:
-            return False
-        hit = step in self.at or (self.every is not None and self.every > 0 and step % self.every == 0)
-        self.done += int(hit)
-        return hit
-
-
-@dataclass
-class Descent:
-    losses: list[float]
-    teleports: list[tuple[int, TeleportResult]]
-
-    def steps_to(self, threshold: float) -> int | None:
-        """The first step at which the loss is at or below ``threshold`` (None if never)."""
-        return next((i for i, v in enumerate(self.losses) if v <= threshold), None)
-
-
-def descend(model: nn.Module, loss_fn: LossFn, lr: float, steps: int,
-            schedule: TeleportSchedule | None = None, teleport_kw: dict | None = None,
-            on_step: Callable[[int, float], None] | None = None,
-            actions: list[GroupAction] | None = None) -> Descent:
-    """Plain gradient descent on loss_fn (full batch), teleporting when ``schedule`` says so, along
-    ``actions`` (default: the architecture's, :func:`actions_for`).
-
-    losses[i] is the loss before step i (losses[0] at the start, after a step-0 teleport)."""
-    actions = actions_for(model) if actions is None else actions
-    losses, teleports = [], []
-    for i in range(steps + 1):
-        if schedule is not None and i < steps and schedule.due(i):
-            teleports.append((i, teleport(model, loss_fn, actions, **(teleport_kw or {}))))
-        params = dict(model.named_parameters())
-        loss = loss_fn(params)
-        losses.append(float(loss.detach()))
-        if on_step is not None:
-            on_step(i, losses[-1])
-        if i == steps or not torch.isfinite(loss):
-            break
-        grads = torch.autograd.grad(loss, list(params.values()))
-        with torch.no_grad():
-            for p, g in zip(params.values(), grads, strict=True):
-                p -= lr * g
-    return Descent(losses, teleports)
-
-
-def linear_regression_problem(n: int = 6, h: int = 6, m: int = 6, depth: int = 3, samples: int = 20,
-                              init_scale: float = 0.1, seed: int = 0, dtype=torch.float64):
-    """Multi-layer linear regression ||W_depth ... W_1 X - Y||^2 / samples with a realisable target
-    Y = A X (as in the teleportation study): returns (model, loss_fn), the model a bias-free deep linear
-    Sequential (Linear, Identity, Linear, ...) started near the saddle at the origin."""
-    gen = torch.Generator().manual_seed(seed)
-    X = torch.randn(samples, n, generator=gen, dtype=dtype)
-    Y = X @ torch.randn(n, m, generator=gen, dtype=dtype) / n**0.5
-    widths = [n, *([h] * (depth - 1)), m]
-    layers: list[nn.Module] = []
-    for i in range(depth):
-        lin = nn.Linear(widths[i], widths[i + 1], bias=False).to(dtype)
-        with torch.no_grad():
-            lin.weight.copy_(init_scale * torch.randn(widths[i + 1], widths[i], generator=gen, dtype=dtype))
-        layers.append(lin)
-        if i < depth - 1:
-            layers.append(nn.Identity())
-    model = nn.Sequential(*layers)
-
-    def loss_fn(params: Params) -> torch.Tensor:
-        out = X
-        for i in range(depth):
-            out = out @ params[f"{2 * i}.weight"].T
-        return ((out - Y) ** 2).sum() / samples
-
-    return model, loss_fn
+        return step in self.at or (self.every > 0 and step % self.every == 0)

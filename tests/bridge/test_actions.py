@@ -8,6 +8,7 @@ from liegan.bridge.actions import (
     NonlinearAction,
     action_error,
     actions_for,
+    data_dependent_actions,
     evaluate,
     mlp,
     params_of,
@@ -35,7 +36,7 @@ def test_linear_actions_exact(activation, kind):
 def test_nonlinear_action_exact_on_its_batch():
     model, _ = _net("tanh", hidden=(16,))
     x = torch.randn(10, 5, dtype=torch.float64)
-    a = NonlinearAction("0", "2", 16, model[1], x)
+    a = NonlinearAction(model, "0", "2", x)
     err = action_error(a, model, x)
     assert err.max < TOL, err
     # ... and only approximate on new data
@@ -46,21 +47,7 @@ def test_nonlinear_action_exact_on_its_batch():
 def test_nonlinear_action_needs_wide_layer():
     model, x = _net("tanh", hidden=(4,))
     with pytest.raises(ValueError, match="at most h = 4"):
-        NonlinearAction("0", "2", 4, model[1], x)
-
-
-def test_velocity_is_the_derivative_of_the_action():
-    model, _ = _net("relu")
-    theta = params_of(model)
-    for a in actions_for(model):
-        M = a.basis()[0] * 0.7 + a.basis()[-1] * 0.3
-        eps = 1e-6
-        plus = a.transform(theta, torch.linalg.matrix_exp(eps * M))
-        minus = a.transform(theta, torch.linalg.matrix_exp(-eps * M))
-        v = a.velocity(theta, M)
-        for k in theta:
-            fd = (plus[k] - minus[k]) / (2 * eps)
-            assert torch.allclose(v[k], fd, atol=1e-7), (a, k)
+        NonlinearAction(model, "0", "2", x)
 
 
 class _WrongGL(GLAction):
@@ -102,3 +89,23 @@ def test_transform_does_not_touch_the_module():
     a = actions_for(model)[0]
     a.transform(params_of(model), a.random_element(torch.Generator().manual_seed(1)))
     assert torch.equal(model(x), before)
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "tanh"])
+def test_data_dependent_actions_on_every_pair_of_a_deep_network_compose_exactly(activation):
+    """Three hidden layers: the data-dependent action on each of the two consecutive pairs, applied one after
+    the other (each on the activations the previous left), keeps the network's outputs on the batch."""
+    model, _ = _net(activation, hidden=(12, 10, 9))
+    x = torch.randn(8, 5, dtype=torch.float64)
+    actions = data_dependent_actions(model, x)
+    assert [(a.first, a.second) for a in actions] == [("0", "2"), ("2", "4"), ("4", "6")]
+    gen = torch.Generator().manual_seed(3)
+    theta = params_of(model)
+    moved = theta
+    for a in actions:
+        moved = a.transform(moved, a.random_element(gen, scale=0.3))
+    f0, f1 = evaluate(model, theta, x), evaluate(model, moved, x)
+    assert float((f1 - f0).norm() / f0.norm()) < TOL
+    assert float((moved["2.weight"] - theta["2.weight"]).norm()) > 1e-2  # the weights did move
+    far = torch.randn(8, 5, dtype=torch.float64)
+    assert float((evaluate(model, moved, far) - evaluate(model, theta, far)).norm()) > 1e-4  # off the batch

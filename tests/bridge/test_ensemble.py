@@ -10,34 +10,31 @@ import torch
 from liegan import Algebra
 from liegan.algebras import so
 from liegan.bridge.actions import mlp
+from liegan.bridge.data import n_in
 from liegan.bridge.ensemble import coefficient_sigma, cyclic_powers, ensemble_loss, symmetry_ensemble
-from liegan.bridge.induced import Task
+from liegan.trainers.predictor import fit_predictor, labelled
 
 
-def _fit(task: Task, n_out: int, steps: int = 300, seed: int = 0) -> torch.nn.Module:
+def _fit(data, n_out: int, steps: int = 300, seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
-    model = mlp(task.n_in, [16, 16], n_out, "relu").double()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        opt.zero_grad()
-        task.loss(model).backward()
-        opt.step()
+    model = mlp(n_in(data), [16, 16], n_out, "relu").double()
+    fit_predictor(model, data, steps, lr=1e-2)
     return model
 
 
-def _rotation_invariant_classes(n: int, seed: int) -> Task:
+def _rotation_invariant_classes(n: int, seed: int):
     """x ~ N(0, I_2) (one 2-vector per sample), class = |x| > 1.2: invariant under every rotation."""
     x = torch.randn(n, 1, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    return Task(x, (x.norm(dim=-1)[:, 0] > 1.2).long(), "class")
+    return labelled(x, (x.norm(dim=-1)[:, 0] > 1.2).long(), "class")
 
 
-def _rotation_equivariant_vectors(n: int, seed: int) -> Task:
+def _rotation_equivariant_vectors(n: int, seed: int):
     """y = A x with A = 1.5 R(0.7) (commutes with rotations): the map, and so the data, are rotation
     equivariant."""
     x = torch.randn(n, 1, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     c, s = math.cos(0.7), math.sin(0.7)
     A = 1.5 * torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
-    return Task(x, x @ A.T, "vector")
+    return labelled(x, x @ A.T, "vector")
 
 
 @pytest.mark.parametrize("make, n_out", [(_rotation_invariant_classes, 2), (_rotation_equivariant_vectors, 2)])
@@ -86,7 +83,7 @@ def test_a_discrete_symmetry_is_averaged_over_its_cyclic_group():
     def task(n, seed):
         x = torch.randn(n, 1, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
         y = torch.as_tensor(rotation7_target(x[:, 0].numpy()), dtype=torch.float64)[:, None]
-        return Task(x, y, "scalar")
+        return labelled(x, y, "scalar")
 
     model = _fit(task(2000, seed=6), 1, steps=400)
     rep = symmetry_ensemble(model, task(4000, seed=7), c7, z=z)

@@ -6,24 +6,22 @@ import torch
 
 from liegan.algebras import twobody_so2
 from liegan.bridge.actions import evaluate, mlp, params_of
-from liegan.bridge.induced import Task, generator_change, induced_action, loss_invariance_error
+from liegan.bridge.data import subset
+from liegan.bridge.induced import generator_change, induced_action, loss_invariance_error
 from liegan.config import DataConfig
 from liegan.datasets import load_dataset
+from liegan.trainers.predictor import fit_predictor, labelled
 
 
 @pytest.fixture(scope="module")
 def trained():
     ds = load_dataset(DataConfig(dataset="twobody", n_samples=400, seed=0))
     scale = float(ds.x.std())
-    task = Task(ds.x.double() / scale, ds.y.double() / scale, "vector")
-    train, test = task.subset(slice(100, None)), task.subset(slice(0, 100))
+    data = labelled(ds.x.double() / scale, ds.y.double() / scale, "vector")
+    train, test = subset(data, slice(100, None)), subset(data, slice(0, 100))
     torch.manual_seed(0)
     model = mlp(8, [32, 32], 8, "relu").double()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(200):
-        opt.zero_grad()
-        train.loss(model).backward()
-        opt.step()
+    fit_predictor(model, train, 200, lr=3e-3)
     return model, test
 
 
@@ -55,7 +53,7 @@ def test_induced_action_is_conjugation():
     torch.manual_seed(0)
     model = mlp(8, [6], 8, "relu").double()
     f64 = torch.float64
-    task = Task(torch.randn(5, 1, 8, dtype=f64), torch.randn(5, 1, 8, dtype=f64), "vector")
+    task = labelled(torch.randn(5, 1, 8, dtype=f64), torch.randn(5, 1, 8, dtype=f64), "vector")
     act = induced_action(model, task)
     gen = torch.Generator().manual_seed(0)
     g, h = (torch.linalg.matrix_exp(0.3 * torch.randn(8, 8, generator=gen, dtype=f64)) for _ in range(2))
@@ -69,7 +67,7 @@ def test_induced_action_is_conjugation():
 
 def test_class_targets_leave_the_output_alone():
     model = mlp(8, [6], 3, "relu").double()
-    task = Task(torch.randn(5, 2, 4, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1]), "class")
+    task = labelled(torch.randn(5, 2, 4, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1]), "class")
     act = induced_action(model, task)
     theta = params_of(model)
     moved = act.transform(theta, torch.linalg.matrix_exp(0.2 * torch.randn(4, 4, dtype=torch.float64)))

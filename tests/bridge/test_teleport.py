@@ -7,56 +7,75 @@ import torch
 from torch import nn
 
 from liegan.algebras import so13
-from liegan.bridge.induced import AlgebraAction, Task, algebra_action
-from liegan.bridge.teleport import TeleportSchedule, descend, linear_regression_problem, teleport
+from liegan.bridge.data import prediction_loss
+from liegan.bridge.induced import AlgebraAction, algebra_action
+from liegan.bridge.teleport import TeleportSchedule, teleport
+from liegan.trainers.predictor import Teleporting, descend, labelled, linear_regression_problem
 
 F64 = torch.float64
 SO13 = torch.as_tensor(so13())  # K_x, K_y, K_z, J_x, J_y, J_z on (E, px, py, pz)
 
 
+def _loss_fn(model, data):
+    return lambda p: prediction_loss(model, data, p)
+
+
 def test_teleport_keeps_loss_and_raises_gradient():
-    model, loss_fn = linear_regression_problem(seed=0)
-    res = teleport(model, loss_fn, steps=10, lr=0.2)
+    model, data = linear_regression_problem(seed=0)
+    res = teleport(model, _loss_fn(model, data), steps=10, lr=0.2)
     assert abs(res.loss_after - res.loss_before) <= 1e-10 * res.loss_before
     assert res.grad_sq_after > 10 * res.grad_sq_before and res.steps_taken > 0
 
 
 def test_teleport_refuses_a_loss_changing_move():
     """Negative control: with loss_tol below rounding no step is accepted, and nothing moves."""
-    model, loss_fn = linear_regression_problem(seed=0)
+    model, data = linear_regression_problem(seed=0)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    res = teleport(model, loss_fn, steps=5, lr=0.2, loss_tol=-1.0)
+    res = teleport(model, _loss_fn(model, data), steps=5, lr=0.2, loss_tol=-1.0)
     assert res.steps_taken == 0
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-def test_teleport_speeds_up_descent_one_seed():
-    model, loss_fn = linear_regression_problem(seed=0, init_scale=0.03)
+@pytest.mark.parametrize("objective", ["grad_norm", "lookahead"])
+def test_teleport_speeds_up_descent_one_seed(objective):
+    model, data = linear_regression_problem(seed=0, init_scale=0.03)
     twin = copy.deepcopy(model)
-    lr = 0.05
-    plain = descend(model, loss_fn, lr, 100)
-    tele = descend(twin, loss_fn, lr, 100, schedule=TeleportSchedule(at=(0,)),
-                   teleport_kw={"steps": 40, "lr": 0.2, "descent_lr": lr})
+    lr = 0.3
+    plain = descend(model, data, lr, 100)
+    tele = descend(twin, data, lr, 100, teleporting=Teleporting(steps=10 if objective == "grad_norm" else 40,
+                                                                 objective=objective))
+    (record,) = tele.teleports
+    assert record.step == 0 and record.batches[0].loss_change < 1e-6
     threshold = 0.5 * plain.losses[0]
     n_plain, n_tele = plain.steps_to(threshold), tele.steps_to(threshold)
     assert n_plain is not None and n_tele is not None and n_plain >= 2 * n_tele, (n_plain, n_tele)
+    assert len(tele.seconds) == len(tele.losses) and tele.seconds[0] >= record.seconds > 0
+
+
+def test_lookahead_needs_the_descent_step():
+    model, data = linear_regression_problem(seed=0)
+    with pytest.raises(ValueError, match="descent_lr"):
+        teleport(model, _loss_fn(model, data), objective="lookahead")
+    with pytest.raises(ValueError, match="grad_norm, lookahead"):
+        teleport(model, _loss_fn(model, data), objective="sharpness")
 
 
 def test_schedule():
-    s = TeleportSchedule(every=10, at=(3,), max_count=3)
-    assert [i for i in range(40) if s.due(i)] == [0, 3, 10]
+    s = TeleportSchedule(every=10, at=(3,))
+    assert [i for i in range(40) if s.due(i)] == [0, 3, 10, 20, 30]
+    assert [i for i in range(40) if TeleportSchedule(at=(5,)).due(i)] == [5]
 
 
 # --------------------------------------------------------------- teleporting along a data symmetry
 
 
-def _equivariant_task(samples: int = 32, a: float = 1.5) -> Task:
+def _equivariant_task(samples: int = 32, a: float = 1.5):
     """Four-vectors x with exactly isotropic second moments on the batch (X^T X = N I) and the
     equivariant target y = a x: every rotation is an exact symmetry of the batch loss for any model."""
     gen = torch.Generator().manual_seed(0)
     Q, _ = torch.linalg.qr(torch.randn(samples, 4, generator=gen, dtype=F64))
     x = Q[:, None, :] * samples**0.5
-    return Task(x, a * x, "vector")
+    return labelled(x, a * x, "vector")
 
 
 def _linear_net(B: torch.Tensor, h: int = 6, seed: int = 1) -> nn.Sequential:
@@ -82,7 +101,7 @@ def _boost_commuting_map() -> torch.Tensor:
 def _teleport_along(model, task, generators, **kw):
     action = algebra_action(model, task, generators)
     assert isinstance(action, AlgebraAction)
-    return teleport(model, lambda p: task.loss(model, p), [action], **kw)
+    return teleport(model, _loss_fn(model, task), [action], **kw)
 
 
 def test_boost_teleport_keeps_loss_and_raises_gradient():
@@ -125,7 +144,7 @@ def test_teleport_along_a_non_symmetry_is_refused(which):
     g = torch.linalg.matrix_exp(0.2 * L[0])
     moved = algebra_action(model, task, L).transform(dict(model.named_parameters()), g)
     with torch.no_grad():
-        assert abs(float(task.loss(model, moved)) - res.loss_before) > 1e-3 * res.loss_before
+        assert abs(float(prediction_loss(model, task, moved)) - res.loss_before) > 1e-3 * res.loss_before
 
 
 def test_boost_teleport_then_descend():
@@ -134,12 +153,12 @@ def test_boost_teleport_then_descend():
     plain_model = _linear_net(_boost_commuting_map())
     tele_model = copy.deepcopy(plain_model)
     lr = 0.02
-    plain = descend(plain_model, lambda p: task.loss(plain_model, p), lr, 60)
-    tele = descend(tele_model, lambda p: task.loss(tele_model, p), lr, 60, schedule=TeleportSchedule(at=(0,)),
-                   teleport_kw={"steps": 20, "lr": 0.2, "descent_lr": lr, "loss_tol": 1e-10},
-                   actions=[algebra_action(tele_model, task, SO13[:1])])
-    (step, res), = tele.teleports
-    assert step == 0 and res.steps_taken > 0 and res.grad_sq_after > res.grad_sq_before
+    plain = descend(plain_model, task, lr, 60)
+    along = Teleporting(actions=[algebra_action(tele_model, task, SO13[:1])], objective="lookahead", loss_tol=1e-10)
+    tele = descend(tele_model, task, lr, 60, teleporting=along)
+    (record,) = tele.teleports
+    (res,) = record.batches
+    assert record.step == 0 and res.steps_taken > 0 and res.grad_sq_after > res.grad_sq_before
     threshold = 0.1 * plain.losses[0]
     n_plain, n_tele = plain.steps_to(threshold), tele.steps_to(threshold)
     assert n_plain is not None and n_tele is not None and n_tele < n_plain, (n_plain, n_tele)
