@@ -48,7 +48,6 @@ def register(subparsers) -> None:
         help="loss invariance, symmetry ensembles, conserved quantities and teleportation from a discovered algebra",
         description="Train a small predictor on the run's dataset and use the discovered generators as "
         "parameter-space symmetries; writes OUT/bridge.json and TensorBoard logs, and prints a summary.",
-        allow_abbrev=False,
     )
     p.add_argument("run", metavar="RUN", help="run folder, algebra.npz/.json or .pt export")
     p.add_argument("--out", default=None, help="output folder (default: RUN/bridge)")
