@@ -220,7 +220,7 @@ def run_bridge(
     torch.manual_seed(cfg.predictor.seed)
     fresh = mlp(n_in(train), cfg.predictor.hidden, n_out(train), MODELS[cfg.predictor.model]).double()
     model = copy.deepcopy(fresh)
-    writer = RunWriter(out, list(train.info.feature_names))
+    writer = RunWriter(out, train.info, every=1)
     try:
         fitted = _fit_stage(model, train, test, cfg, writer, progress)
         inv, ens = _symmetry_stage(model, test, algebra, cfg, writer, progress)

@@ -31,6 +31,21 @@ BRIDGE_OPTIONS = {
 }
 
 
+# options counted in whole positive numbers: checked by argparse, one line naming the option
+COUNTS = ("--max-samples", "--fit-steps", "--ensemble-members", "--gd-steps")
+
+
+def positive_int(v: str) -> int:
+    """An argparse type: a positive integer."""
+    try:
+        n = int(v)
+    except ValueError:
+        n = 0
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v!r}")
+    return n
+
+
 def _dest(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_")
 
@@ -58,7 +73,10 @@ def register(subparsers) -> None:
         help="TOML file with [predictor] [invariance] [ensemble] [descent] sections",
     )
     for flag, (key, text) in BRIDGE_OPTIONS.items():
-        p.add_argument(flag, default=None, metavar=_dest(flag).upper(), help=f"{text} (default: {_default(key)})")
+        kind = positive_int if flag in COUNTS else None
+        p.add_argument(
+            flag, type=kind, default=None, metavar=_dest(flag).upper(), help=f"{text} (default: {_default(key)})"
+        )
     p.add_argument(
         "--set",
         action="append",

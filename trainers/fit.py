@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from liegan.algebra import Algebra, load_algebra
-from liegan.bridge.run import data_config_for
 from liegan.io import InputError, jsonable, write_text_atomic
 from liegan.metric import solve_metric
 from liegan.symmetric import (
@@ -46,6 +45,7 @@ from liegan.symmetric import (
     equivariance_error,
     group_of,
 )
+from liegan.trainers.bridge import data_config_for
 from liegan.trainers.fit_tasks import FitTask, Split, pairs_task, twobody_task
 from liegan.trainers.writer import RunWriter
 
@@ -140,7 +140,7 @@ def reach(group: Group) -> float:
 
 
 def build_groups(algebra: Algebra, info, cfg: FitConfig) -> Groups:
-    from liegan.bridge.ensemble import cyclic_powers
+    from liegan.trainers.bridge import cyclic_powers
 
     powers = cyclic_powers(algebra) if cfg.sigma is None else None
     disc = group_of(algebra, order=None if powers is None else len(powers), sigma=cfg.sigma)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from liegan.bridge.cli import _positive  # the same positive-integer option type as `liegan bridge`
 from liegan.io import InputError
+from liegan.trainers.bridge_cli import positive_int as _positive  # the option type `liegan bridge` uses
 
 
 def _fractions(v: str) -> list[float]:

@@ -285,6 +285,13 @@ class RunWriter:
         if z is not None:
             self.tb.add_histogram("coefficients/z", z.detach().cpu().float(), step)
 
+    def scalars(self, values: dict[str, float], step: int) -> None:
+        """Write ``values`` at ``step`` as they are (pipelines other than the adversarial loop, e.g. the
+        bridge, whose keys already name their group)."""
+        if self.tb:
+            for k, v in values.items():
+                self.tb.add_scalar(tag_of(k), v, step)
+
     # ---------------------------------------------------------------------------------------------- end
     def text(self, tag: str, text: str, step: int) -> None:
         """A text summary (the verdict: SUMMARY + '/verdict')."""

@@ -59,10 +59,12 @@ def test_quantities_have_the_documented_shapes():
 
 
 def test_tracker_logs_to_tensorboard(tmp_path):
+    from liegan.trainers.predictor import labelled
     from liegan.trainers.writer import RunWriter
 
     model = mlp(4, [5], 3, "relu").double()
-    writer = RunWriter(tmp_path, ["x0", "x1", "x2", "x3"])
+    info = labelled(torch.zeros(1, 1, 4), torch.zeros(1, 1), "scalar").info
+    writer = RunWriter(tmp_path, info, every=1)
     tracker = ConservationTracker(model, writer)
     assert len(tracker.actions) == len(actions_for(model)) == 1
     with torch.no_grad():
