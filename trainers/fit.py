@@ -140,7 +140,7 @@ def reach(group: Group) -> float:
 
 
 def build_groups(algebra: Algebra, info, cfg: FitConfig) -> Groups:
-    from liegan.trainers.bridge import cyclic_powers
+    from liegan.bridge.ensemble import cyclic_powers
 
     powers = cyclic_powers(algebra) if cfg.sigma is None else None
     disc = group_of(algebra, order=None if powers is None else len(powers), sigma=cfg.sigma)
