@@ -55,9 +55,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from liegan.config import TrainCommandConfig, apply_overrides
-    from liegan.datasets import get_spec
     from liegan.symmetry import LORENTZ, score
+    from liegan.trainers.configure import resolve_config, set_options
 
     root = Path(args.data_dir or f"/tmp/liegan-bench/topquark-synth-{args.jets}")
     if not (root / "topquark" / "train.h5").exists():
@@ -68,14 +67,9 @@ def main() -> int:
         print(f"synthesised {args.jets} jets into {root / 'topquark'} in {time.perf_counter() - t:.1f} s "
               "(not part of the run's clock)")
 
-    cfg = TrainCommandConfig()
-    apply_overrides(cfg, get_spec("topquark").presets[args.preset], source=f"preset {args.preset}")
-    overrides = {"data.dataset": "topquark", "data.data_dir": str(root), "train.seed": args.seed,
-                 "run.logdir": "/tmp/liegan-bench/runs", "run.name": None}
-    for item in args.set:
-        k, _, v = item.partition("=")
-        overrides[k.strip()] = v.strip()
-    apply_overrides(cfg, overrides, source="benchmark")
+    given, labels = set_options(args.set)
+    overrides = {"data.data_dir": str(root), "train.seed": args.seed, "run.logdir": "/tmp/liegan-bench/runs"}
+    cfg = resolve_config("topquark", args.preset, overrides=overrides | given, labels=labels)  # the trainer's own
     print(f"preset {args.preset!r}: channels {cfg.generator.channels}, sigma {cfg.generator.sigma}, "
           f"lambda {cfg.train.lambda_id}, eta {cfg.train.eta_ch}, batch {cfg.train.batch_size}, "
           f"epochs {cfg.train.epochs}, lr_g {cfg.train.lr_g}, lr_d {cfg.train.lr_d}", flush=True)

@@ -8,13 +8,42 @@ Resolution order for ``liegan train`` (later wins): the defaults below < the dat
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import re
+import stat
 import tomllib
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from liegan.io import InputError
+
+# Size limits, so a typo cannot ask for a 23 TiB allocation: an algebra of n x n matrices has dimension at
+# most n^2 (256 covers n = 16); the published discriminator is 512 wide.
+MAX_CHANNELS = 256
+MAX_WIDTH = 16384  # discriminator and embedding widths
+MAX_LAYERS = 16
+MAX_SEED = 2**32 - 1  # numpy's global seeding takes 32 bits
+MAX_EPOCHS = 10**6
+MAX_BATCH = 2**24
+MAX_SAMPLES = 10**9
+
+
+def limits(lo: float | None = None, hi: float | None = None, *, above: bool = False, below: bool = False,
+           length: tuple[int, int] | None = None) -> dict:
+    """Field metadata: the allowed range of a number (of each item of a list; ``above``/``below`` exclude the
+    end), and a list's allowed length.  Floats must be finite in any case."""
+    return {"lo": lo, "hi": hi, "above": above, "below": below, "length": length}
+
+
+def _num(default, **kw):
+    return field(default=default, metadata=limits(**kw))
+
+
+def _list(default: list, **kw):
+    return field(default_factory=lambda: list(default), metadata=limits(**kw))
 
 
 @dataclass
@@ -22,84 +51,81 @@ class DataConfig:
     dataset: str = "twobody"  # a registered name: `liegan datasets` lists them
     data_file: str | None = None  # the user's own file (HNN pickle, .npz/.h5, a top-tagging .h5)
     data_dir: str | None = None  # where built-in data is cached; else $LIEGAN_DATA, else the user cache
-    y_kind: str | None = None  # custom data: 'vector', 'scalar', 'class' or 'none'
-    n_samples: int | None = None  # cap on samples used (simulators: how many to make)
-    split: str = "train"  # for datasets shipped as train/val/test files
-    constituents: int = 2  # top tagging: leading constituents per jet, as published
-    seed: int = 0  # simulators: the data are a pure function of this seed
+    y_kind: Literal["vector", "scalar", "class", "none"] | None = None  # custom data: what y is
+    n_samples: int | None = _num(None, lo=1, hi=MAX_SAMPLES)  # cap on samples used (simulators: how many)
+    split: Literal["train", "val", "test"] = "train"  # for datasets shipped as train/val/test files
+    constituents: int = _num(2, lo=1, hi=200)  # top tagging: leading constituents per jet (the files hold 200)
+    seed: int = _num(0, lo=0, hi=MAX_SEED)  # simulators: the data are a pure function of this seed
 
 
 @dataclass
 class GeneratorConfig:
-    channels: int = 1  # c: dimension of the algebra searched
+    channels: int = _num(1, lo=1, hi=MAX_CHANNELS)  # c: dimension of the algebra searched
     mask: str = "none"  # 'none' | 'blocks:2,2,2,2' | 'twobody4x4' | path to a .npy/.npz mask
-    init: str = "normal"  # 'normal' or 'uniform' entries of scale init_scale
-    init_scale: float = 0.1  # small but non-zero: the identity regulariser then grows useful directions
-    coefficients: str = "normal"  # 'normal' (sigma), 'uniform' (+-bound), 'integer' (int_low..int_high)
-    sigma: float = 1.0
-    bound: float = 1.0
-    int_low: int = -10
-    int_high: int = 9
+    init: Literal["normal", "uniform"] = "normal"  # entries of scale init_scale
+    init_scale: float = _num(0.1, lo=0, above=True, hi=1e3)  # small but non-zero: R_id then grows directions
+    coefficients: Literal["normal", "uniform", "integer"] = "normal"  # sigma, +-bound, int_low..int_high
+    sigma: float = _num(1.0, lo=0, above=True, hi=1e3)
+    bound: float = _num(1.0, lo=0, above=True, hi=1e3)
+    int_low: int = _num(-10, lo=-1000, hi=1000)
+    int_high: int = _num(9, lo=-1000, hi=1000)
     subgroup: bool = False  # freeze L and learn the coefficients' mean and covariance instead
     # > 0: each channel's effective matrix is rescaled to this Frobenius norm, so only directions are learnt
     # and sigma alone sets how far the sampled transformations reach (0: off, the norms are learnt too)
-    fixed_norm: float = 0.0
+    fixed_norm: float = _num(0.0, lo=0, hi=1e3)
 
 
 @dataclass
 class DiscriminatorConfig:
-    hidden: list[int] = field(default_factory=lambda: [512, 512])  # the paper's widths
-    negative_slope: float = 0.2  # LeakyReLU, as published
-    embed_dim: int = 32  # class-label embedding for class-conditional data
+    hidden: list[int] = _list([512, 512], lo=1, hi=MAX_WIDTH, length=(0, MAX_LAYERS))  # the paper's widths ([]: linear)
+    negative_slope: float = _num(0.2, lo=0, hi=1)  # LeakyReLU, as published
+    embed_dim: int = _num(32, lo=1, hi=MAX_WIDTH)  # class-label embedding for class-conditional data
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 100
-    batch_size: int = 64
-    lr_g: float = 1e-3
-    lr_d: float = 2e-4
+    epochs: int = _num(100, lo=1, hi=MAX_EPOCHS)
+    batch_size: int = _num(64, lo=1, hi=MAX_BATCH)
+    lr_g: float = _num(1e-3, lo=0, hi=1)
+    lr_d: float = _num(2e-4, lo=0, hi=1)
     # 'cosine': both learning rates follow half a cosine from their value down to lr_floor times it over the
-    # run, which settles the generators instead of leaving them swinging with the last epochs' noise
-    # (top tagging: metric |cos| 0.9995 -> 0.99997 and the diagonal within 1.5 % instead of 6 %).
-    lr_schedule: str = "constant"
-    lr_floor: float = 0.05
-    betas_g: list[float] = field(default_factory=lambda: [0.5, 0.999])
-    betas_d: list[float] = field(default_factory=lambda: [0.5, 0.999])
-    lambda_id: float = 1.0  # weight of the identity regulariser R_id
+    # run, which settles the generators instead of leaving them swinging with the last epochs' noise.
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    lr_floor: float = _num(0.05, lo=0, hi=1)
+    betas_g: list[float] = _list([0.5, 0.999], lo=0, hi=1, below=True, length=(2, 2))  # Adam's, each in [0, 1)
+    betas_d: list[float] = _list([0.5, 0.999], lo=0, hi=1, below=True, length=(2, 2))
+    lambda_id: float = _num(1.0, lo=0, hi=1e6)  # weight of the identity regulariser R_id
     # Optional schedule of that weight (see lambda_id_at): lambda_id until epoch lambda_decay[0], then linear
     # to lambda_id_final at epoch lambda_decay[1], then held.  R_id only has to push the generator away from
     # the identity until the discriminator has learnt the data; a weight that stays on keeps pulling the
-    # generator off the symmetry the discriminator then holds it at (rotation7: 5% off 2pi/7 at weight 0.3).
-    lambda_id_final: float | None = None  # None: a constant lambda_id (no schedule)
-    lambda_decay: list[int] = field(default_factory=lambda: [0, 0])  # [start, end] epoch of the linear decay
-    eta_ch: float = 0.0  # weight of channel orthogonality R_ch (matters for c > 1)
-    orth_form: str = "frobenius"  # or 'killing'
-    mu_reg: float = 0.0  # weight of ||L * M||_p (sparsity when p = 1)
-    reg_p: float = 1.0
-    seed: int = 0
-    device: str = "auto"  # 'auto' picks CUDA when present
+    # generator off the symmetry the discriminator then holds it at.
+    lambda_id_final: float | None = _num(None, lo=0, hi=1e6)  # None: a constant lambda_id (no schedule)
+    lambda_decay: list[int] = _list([0, 0], lo=0, hi=MAX_EPOCHS, length=(2, 2))  # [start, end] epochs
+    eta_ch: float = _num(0.0, lo=0, hi=1e6)  # weight of channel orthogonality R_ch (matters for c > 1)
+    orth_form: Literal["frobenius", "killing"] = "frobenius"
+    mu_reg: float = _num(0.0, lo=0, hi=1e6)  # weight of ||L * M||_p (sparsity when p = 1)
+    reg_p: float = _num(1.0, lo=1, hi=100)  # a norm needs p >= 1
+    seed: int = _num(0, lo=0, hi=MAX_SEED)
+    device: str = "auto"  # 'auto' picks CUDA when present; else cpu, cuda or cuda:N
     # CPU threads for torch.  The matrices are tiny (n <= 8, widths of a few hundred), so intra-op threading
-    # costs more in synchronisation than it gains: measured 8.5 ms/step with 1 thread vs 400 ms with 2 on a
-    # loaded 2-core machine.  0 keeps torch's default.
-    threads: int = 1
+    # costs more in synchronisation than it gains on a loaded machine.  0 keeps torch's default.
+    threads: int = _num(1, lo=0, hi=1024)
     # faults (see liegan.trainers.faults): a channel norm that explodes, a discriminator that separates
     # everything for collapse_steps steps, or a non-finite loss triggers up to fault_retries recoveries
-    max_generator_norm: float = 1e3  # a healthy two-body run peaks near 9; 0 disables the check
-    collapse_prob: float = 1e-3
-    collapse_steps: int = 200  # 0 disables the check
-    fault_retries: int = 2
-    checkpoint_every: int = 10  # epochs; a checkpoint is also written at the end and on Ctrl-C
-    log_every: int = 0  # steps between TensorBoard scalars (0: about 100 per run); images every 10th
+    max_generator_norm: float = _num(1e3, lo=0)  # a healthy two-body run peaks near 9; 0 disables the check
+    collapse_prob: float = _num(1e-3, lo=0, hi=0.5)
+    collapse_steps: int = _num(200, lo=0, hi=10**9)  # 0 disables the check
+    fault_retries: int = _num(2, lo=0, hi=100)
+    checkpoint_every: int = _num(10, lo=1, hi=MAX_EPOCHS)  # epochs; also written at the end and on Ctrl-C
+    # steps between TensorBoard scalars (0: about 100 per run); images every 10th
+    log_every: int = _num(0, lo=0, hi=10**9)
 
     def lr_factor(self, epoch: float) -> float:
         """The learning rates' multiplier at a (fractional) epoch under lr_schedule."""
         if self.lr_schedule == "constant":
             return 1.0
-        if self.lr_schedule == "cosine":
-            progress = min(max(epoch / max(self.epochs, 1), 0.0), 1.0)
-            return self.lr_floor + (1.0 - self.lr_floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-        raise InputError(f"unknown lr_schedule {self.lr_schedule!r} (constant, cosine)")
+        progress = min(max(epoch / self.epochs, 0.0), 1.0)
+        return self.lr_floor + (1.0 - self.lr_floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     def lambda_id_at(self, epoch: float) -> float:
         """R_id's weight at a (fractional) epoch: lambda_id, or the schedule set by lambda_id_final."""
@@ -111,6 +137,11 @@ class TrainConfig:
         if epoch >= end:
             return self.lambda_id_final
         return self.lambda_id + (self.lambda_id_final - self.lambda_id) * (epoch - start) / (end - start)
+
+
+# a run name is one folder inside the logdir: no separators, no '..', nothing hidden, not too long
+RUN_NAME = re.compile(r"[A-Za-z0-9_+=@,-][A-Za-z0-9_.+=@,-]{0,99}")
+DEVICE = re.compile(r"auto|cpu|cuda(:\d{1,3})?")
 
 
 @dataclass
@@ -130,6 +161,29 @@ class TrainCommandConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def _where(self, key: str) -> str:
+        return self.__dict__.get("origins", {}).get(key, key)
+
+    def check(self) -> TrainCommandConfig:
+        """Every field within its type and limits, and the rules between fields; the first violation as an
+        InputError naming where the value came from.  Returns self."""
+        check_fields(self)
+        g, t, r = self.generator, self.train, self.run
+        if g.int_low > g.int_high:
+            raise InputError(f"{self._where('generator.int_low')}: {g.int_low} is above generator.int_high "
+                             f"{g.int_high}; allowed: int_low <= int_high")
+        if t.lambda_decay[0] > t.lambda_decay[1]:
+            raise InputError(f"{self._where('train.lambda_decay')}: got {t.lambda_decay}; allowed: [start, end] "
+                             "epochs with start <= end")
+        if not DEVICE.fullmatch(t.device):
+            raise InputError(f"{self._where('train.device')}: got {t.device!r}; allowed: auto, cpu, cuda or cuda:N")
+        if r.name is not None and not RUN_NAME.fullmatch(r.name):
+            raise InputError(f"{self._where('run.name')}: got {_show(r.name)}; allowed: a folder name inside the "
+                             "logdir, up to 100 letters, digits and . _ + = @ , - (not starting with '.')")
+        if not r.logdir:
+            raise InputError(f"{self._where('run.logdir')}: got an empty path; allowed: a folder")
+        return self
 
 
 
@@ -194,38 +248,130 @@ class BridgeConfig:
 # -------------------------------------------------------------------------------------------------------
 
 
-def _coerce(value: Any, typ: Any, where: str) -> Any:
-    """Convert a TOML or command-line value to the field's declared type, with a clear error."""
-    s = str(typ)
-    if value is None:
-        return None
+_BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+
+
+def _in_range(v, meta: dict):
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is not None and (v < lo or (meta.get("above") and v == lo)):
+        raise ValueError(v)
+    if hi is not None and (v > hi or (meta.get("below") and v == hi)):
+        raise ValueError(v)
+    return v
+
+
+def _convert(value: Any, typ: Any, meta: dict) -> Any:
+    """``value`` as the declared type ``typ`` within the field's limits; ValueError/TypeError if it is not."""
+    origin, args = get_origin(typ), get_args(typ)
+    if origin in (Union, types.UnionType):  # X | None: None stays None
+        if value is None:
+            return None
+        (typ,) = [a for a in args if a is not type(None)]
+        return _convert(value, typ, meta)
+    if origin is Literal:
+        if not isinstance(value, str) or value not in args:
+            raise ValueError(value)
+        return value
+    if origin is list:
+        items = value
+        if isinstance(value, str):  # "64,64" from --set, or the TOML-looking "[64, 64]"
+            items = [v for v in value.strip().removeprefix("[").removesuffix("]").split(",") if v.strip()]
+        lo, hi = meta.get("length") or (0, 1024)
+        if not isinstance(items, (list, tuple)) or not lo <= len(items) <= hi:
+            raise ValueError(value)
+        return [_convert(v, args[0], meta) for v in items]
+    if typ is bool:
+        if isinstance(value, str) and value.lower() in _BOOLS:
+            return _BOOLS[value.lower()]
+        if not isinstance(value, bool):
+            raise TypeError(value)
+        return value
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise TypeError(value)
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return _in_range(int(value.strip()) if isinstance(value, str) else int(value), meta)
+    if typ is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise TypeError(value)
+        v = float(value)
+        if not math.isfinite(v):
+            raise ValueError(value)
+        return _in_range(v, meta)
+    if typ is str:
+        if not isinstance(value, str) or "\x00" in value:
+            raise TypeError(value)
+        value.encode("utf-8")  # a lone surrogate (undecodable bytes in argv) cannot be written to config.toml
+        return value
+    raise NotImplementedError(f"config fields of type {typ} are not supported")
+
+
+def _number(x: float | None, none: str) -> str:
+    if x is None:
+        return none
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
+
+
+def _interval(meta: dict) -> str:
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is None and hi is None:
+        return ""
+    left = "(" if meta.get("above") else "["
+    right = ")" if meta.get("below") or hi is None else "]"
+    return f" in {left}{_number(lo, '-inf')}, {_number(hi, 'inf')}{right}"
+
+
+def allowed(typ: Any, meta: dict) -> str:
+    """What a field accepts, in words (for error messages and help)."""
+    origin, args = get_origin(typ), get_args(typ)
+    if origin in (Union, types.UnionType):
+        (typ,) = [a for a in args if a is not type(None)]
+        return allowed(typ, meta)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin is list:
+        lo, hi = meta.get("length") or (0, 1024)
+        count = f"{lo}" if lo == hi else f"{lo} to {hi}"
+        return f"a list of {count} items, each {allowed(args[0], meta)}"
+    words = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}[typ]
+    return words + (_interval(meta) if typ in (int, float) else "")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _coerce(value: Any, typ: Any, meta: dict, where: str) -> Any:
+    """Convert a TOML or command-line value to the field's declared type within its limits; an InputError
+    naming ``where`` (the option, or the file and key) and what is allowed otherwise."""
     try:
-        if "list[" in s:
-            item = int if "list[int]" in s else float
-            items = value
-            if isinstance(value, str):  # "64,64" from --set, or the TOML-looking "[64, 64]"
-                items = [v for v in value.strip().removeprefix("[").removesuffix("]").split(",") if v.strip()]
-            return [item(v) for v in items]
-        if typ is bool or s.startswith("bool"):
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(value)
-                return value.lower() in ("true", "1", "yes")
-            return bool(value)
-        if typ is int or s.startswith("int"):
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            return int(value)
-        if typ is float or s.startswith("float"):
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: cannot use {value!r} as {s}") from None
+        return _convert(value, typ, meta)
+    except (TypeError, ValueError, OverflowError, UnicodeError):
+        raise InputError(f"{where}: got {_show(value)}; allowed: {allowed(typ, meta)}") from None
 
 
-def apply_overrides(cfg: TrainCommandConfig, overrides: dict, source: str = "override") -> TrainCommandConfig:
-    """Apply {'section': {'field': value}} (or flat {'section.field': value}) in place; unknown keys are
-    errors, not silently ignored."""
+def _fields(section) -> dict[str, tuple[Any, dict]]:
+    hints = get_type_hints(type(section))
+    return {f.name: (hints[f.name], dict(f.metadata)) for f in dataclasses.fields(section)}
+
+
+def check_fields(cfg, source: str = "config") -> None:
+    """Every field of every section of ``cfg`` within its type and limits (configs built in Python, which
+    :func:`apply_overrides` did not see)."""
+    for sf in dataclasses.fields(cfg):
+        section = getattr(cfg, sf.name)
+        for name, (typ, meta) in _fields(section).items():
+            _coerce(getattr(section, name), typ, meta, f"{source}: {sf.name}.{name}")
+
+
+def apply_overrides(cfg, overrides: dict, source: str = "override", labels: dict[str, str] | None = None):
+    """Apply {'section': {'field': value}} (or flat {'section.field': value}) to ``cfg`` in place, each value
+    checked as it is set; unknown keys are errors, not silently ignored.  ``labels`` names a key's origin in
+    errors (e.g. 'train.batch_size' -> '--batch-size'); otherwise '<source>: <key>'."""
+    if not isinstance(overrides, dict):
+        raise InputError(f"{source}: expected a table of sections, got {type(overrides).__name__}")
     flat: dict[str, Any] = {}
     for k, v in overrides.items():
         if isinstance(v, dict):
@@ -234,24 +380,36 @@ def apply_overrides(cfg: TrainCommandConfig, overrides: dict, source: str = "ove
             flat[k] = v
     for key, value in flat.items():
         section_name, _, name = key.partition(".")
-        section = getattr(cfg, section_name, None)
-        if section is None or not dataclasses.is_dataclass(section) or not name:
-            sections = [f.name for f in dataclasses.fields(cfg)]
+        sections = [f.name for f in dataclasses.fields(cfg)]
+        section = getattr(cfg, section_name) if section_name in sections else None
+        if section is None or not name:
             raise InputError(f"{source}: unknown config section in {key!r} (sections: {sections})")
-        hints = get_type_hints(type(section))
-        if name not in hints:
-            raise InputError(f"{source}: unknown option {key!r} (known: {sorted(hints)})")
-        setattr(section, name, _coerce(value, hints[name], f"{source}: {key}"))
+        known = _fields(section)
+        if name not in known:
+            raise InputError(f"{source}: unknown option {key!r} (known: {sorted(known)})")
+        where = (labels or {}).get(key) or f"{source}: {key}"
+        setattr(section, name, _coerce(value, *known[name], where))
+        origins = cfg.__dict__.setdefault("origins", {})  # not a field: where each value came from, for errors
+        origins[key] = where
     return cfg
 
 
+MAX_TOML_BYTES = 1 << 20  # a config is a few hundred bytes; anything near this is not one
+
+
 def load_toml(path: str | Path) -> dict:
+    """A TOML config file as a dict; a FIFO or device is refused (reading one could block or never end)."""
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text())
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{path}: not a regular file (a config must be a TOML file)")
+        if st.st_size > MAX_TOML_BYTES:
+            raise InputError(f"{path}: {st.st_size} bytes, more than a config file's cap of {MAX_TOML_BYTES}")
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as e:
         raise InputError(f"{path}: not a valid TOML config ({e})") from None
 
 
@@ -262,7 +420,7 @@ def _toml_value(v: Any) -> str:
         return repr(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return json.dumps(str(v), ensure_ascii=False)  # JSON's string escapes are TOML's basic-string escapes
 
 
 def to_toml(sections: dict, header: str = "") -> str:
@@ -274,6 +432,7 @@ def to_toml(sections: dict, header: str = "") -> str:
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
-def config_from_dict(d: dict) -> TrainCommandConfig:
-    """Rebuild a config from its dict form (checkpoints, config.toml)."""
-    return apply_overrides(TrainCommandConfig(), d, source="saved config")
+def config_from_dict(d: dict, source: str = "saved config") -> TrainCommandConfig:
+    """Rebuild a config from its dict form (checkpoints, config.toml, algebra.json), checked like any other;
+    ``source`` names the file in errors."""
+    return apply_overrides(TrainCommandConfig(), d, source=source).check()

@@ -20,6 +20,7 @@ import torch
 
 from liegan.io import InputError, atomic_path
 
+CHECKPOINT_DIR = Path("checkpoints")  # inside the run folder
 LAST, PREV = "last.pt", "prev.pt"
 REQUIRED = ("generator", "discriminator", "opt_g", "opt_d", "epoch", "step_in_epoch", "global_step", "perm",
             "recoveries", "rng", "config", "sums")

@@ -7,8 +7,12 @@ import os
 import sys
 from pathlib import Path
 
+MAX_NPROC = 64  # processes on one machine
+
 # command-line option -> (config key, help); None values mean "not given" and leave the config alone
 TRAIN_OPTIONS = {
+    "--dataset": ("data.dataset", "registered dataset (see `liegan datasets`); default twobody"),
+    "--preset": ("run.preset", "the dataset's preset to start from ('default'; 'paper' = published protocol)"),
     "--data-file": ("data.data_file", "your own data: an HNN two-body pickle, or .npz/.h5 for --dataset custom"),
     "--data-dir": ("data.data_dir", "where built-in data are cached (default $LIEGAN_DATA, else ~/.cache/liegan)"),
     "--data-seed": ("data.seed", "seed of simulated data (the data are a pure function of it)"),
@@ -41,8 +45,6 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="discover the symmetry algebra of a dataset",
                        description="Train a LieGAN generator adversarially; writes a run folder with TensorBoard "
                                    "events, checkpoints and the exported algebra (algebra.npz + algebra.json).")
-    p.add_argument("--dataset", help="registered dataset (see `liegan datasets`); default twobody")
-    p.add_argument("--preset", help="the dataset's preset to start from ('default'; 'paper' = published protocol)")
     p.add_argument("--config", help="TOML file with [data] [generator] [discriminator] [train] [run] sections")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its last checkpoint")
     for flag, (_, helptext) in TRAIN_OPTIONS.items():
@@ -50,8 +52,11 @@ def register(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any config field, e.g. --set train.eta_ch=0.5 (repeatable)")
     p.add_argument("--nproc", type=int, default=1, metavar="N",
-                   help="train with N processes on this machine (runs torchrun --standalone --nproc_per_node=N)")
+                   help=f"train with N processes on this machine, 1 to {MAX_NPROC} (runs torchrun --standalone "
+                        "--nproc_per_node=N)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    # the resolved config a `--nproc N` launch hands to its workers (composed and checked once, in the launcher)
+    p.add_argument("--resolved", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_train)
 
     d = sub.add_parser("datasets", help="list the registered datasets and their presets")
@@ -71,33 +76,46 @@ def register(sub) -> None:
     r.set_defaults(func=cmd_runs)
 
 
-def overrides_from_args(args: argparse.Namespace) -> dict:
-    from liegan.io import InputError
+def overrides_from_args(args: argparse.Namespace) -> tuple[dict, dict[str, str]]:
+    """The options given as {'section.key': value} (None: not given) and each key's option for errors."""
+    from liegan.trainers.configure import set_options
 
     out = {key: getattr(args, _dest(flag)) for flag, (key, _) in TRAIN_OPTIONS.items()}
-    for item in args.set:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise InputError(f"--set {item!r}: expected SECTION.KEY=VALUE")
-        out[key.strip()] = value.strip()
-    return out
+    labels = {key: flag for flag, (key, _) in TRAIN_OPTIONS.items()}
+    extra, extra_labels = set_options(args.set)
+    return out | extra, labels | extra_labels
+
+
+def compose(args: argparse.Namespace):
+    """The run's config from the command line, composed and checked here, before anything is created."""
+    from liegan.config import config_from_dict, load_toml
+    from liegan.io import InputError
+    from liegan.trainers.configure import resolve_config, resume_config
+
+    if args.resolved:
+        return config_from_dict(load_toml(args.resolved), source=args.resolved)
+    overrides, labels = overrides_from_args(args)
+    if not args.resume:
+        return resolve_config(toml_path=args.config, overrides=overrides, labels=labels)
+    if args.config:
+        raise InputError(f"--config {args.config}: a resumed run keeps its own config (options that may change "
+                         "on --resume: --epochs, --device, --checkpoint-every)")
+    return resume_config(args.resume, overrides=overrides, labels=labels)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from liegan.trainers import resolve_config, resume_config, train
-    from liegan.trainers.distributed import launch, launched_by_torchrun
+    from liegan.io import InputError
+    from liegan.trainers.distributed import launch, launched_by_torchrun, worker_errors_reported
 
-    if args.nproc < 1:
-        from liegan.io import InputError
-
-        raise InputError(f"--nproc {args.nproc}: the number of processes must be at least 1")
+    if not 1 <= args.nproc <= MAX_NPROC:
+        raise InputError(f"--nproc {args.nproc}: allowed: 1 to {MAX_NPROC} processes")
+    cfg = compose(args)
     if args.nproc > 1 and not launched_by_torchrun():
-        return launch(args.nproc, _train_argv(args))
-    if args.resume:
-        cfg = resume_config(args.resume, args.epochs, args.device)
-    else:
-        cfg = resolve_config(args.dataset, args.preset, args.config, overrides_from_args(args))
-    result = train(cfg, resume=args.resume, progress=not args.quiet)
+        return launch(args.nproc, cfg, args.resume, args.quiet)
+    from liegan.trainers import train
+
+    with worker_errors_reported():
+        result = train(cfg, resume=args.resume, progress=not args.quiet)
     summary = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if isinstance(v, float))
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 reports for all
         return 130 if result.interrupted else 0
@@ -111,14 +129,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"run folder: {result.run_dir}")
     print("\n".join((result.algebra.verdict or {}).get("lines", [summary])))
     return 0
-
-
-def _train_argv(args: argparse.Namespace) -> list[str]:
-    """The `liegan train` arguments of ``args`` without --nproc (for the processes torchrun starts)."""
-    argv = [f"--{k}={v}" for k in ("dataset", "preset", "config", "resume") if (v := getattr(args, k)) is not None]
-    argv += [f"{flag}={v}" for flag in TRAIN_OPTIONS if (v := getattr(args, _dest(flag))) is not None]
-    argv += [f"--set={item}" for item in args.set] + (["--quiet"] if args.quiet else [])
-    return argv
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:

@@ -22,10 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 import os
 import subprocess
 import sys
+import tempfile
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -198,12 +202,37 @@ def shard(idx: torch.Tensor, ctx: Dist) -> torch.Tensor:
     return idx[ctx.rank::ctx.world]
 
 
-def launch(nproc: int, train_argv: list[str]) -> int:
-    """``liegan train --nproc N``: run ``torchrun --standalone --nproc_per_node=N -m liegan train ...``
-    on this machine and return its exit code (Ctrl-C reaches the workers through torchrun)."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "liegan", "train", *train_argv]
-    proc = subprocess.Popen(cmd)
+ERROR_FILE = "LIEGAN_ERROR_FILE"  # set by launch(): where a worker leaves its one-line error
+
+
+def launch(nproc: int, cfg, resume=None, quiet: bool = False) -> int:
+    """``liegan train --nproc N``: ``torchrun --standalone --nproc_per_node=N -m liegan train --resolved FILE``
+    on this machine, FILE holding ``cfg`` (composed and checked once, here); its exit code.
+
+    A worker's error comes back as its one line with its status (2 for bad input), as in one process:
+    torchrun's own report of the failed worker (a ChildFailedError traceback) is not shown.  Ctrl-C reaches
+    the workers through torchrun; they write their checkpoint and the launch returns 130."""
+    from liegan.config import to_toml
+
+    with tempfile.TemporaryDirectory(prefix="liegan-launch-") as tmp:
+        resolved, error_file = Path(tmp) / "config.toml", Path(tmp) / "error.json"
+        resolved.write_text(to_toml(cfg.to_dict(), header="liegan train --nproc: the launcher's resolved config"))
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "liegan", "train", "--resolved", str(resolved), *(["--resume", str(resume)] if resume else []),
+               *(["--quiet"] if quiet else [])]
+        proc = subprocess.Popen(cmd, env={**os.environ, ERROR_FILE: str(error_file)}, stderr=subprocess.PIPE)
+        relay = threading.Thread(target=_relay, args=(proc.stderr, error_file), daemon=True)
+        relay.start()
+        code = _wait(proc)
+        relay.join(timeout=5)
+        if error_file.exists():
+            report = json.loads(error_file.read_text())
+            print(report["message"], file=sys.stderr)
+            return int(report["code"])
+        return code
+
+
+def _wait(proc: subprocess.Popen) -> int:
     try:
         return proc.wait()
     except KeyboardInterrupt:  # the terminal's SIGINT reached torchrun and the workers too
@@ -211,3 +240,34 @@ def launch(nproc: int, train_argv: list[str]) -> int:
             with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C reaches the workers as well
                 proc.wait()
         return 130  # what an interrupted single-process run returns
+
+
+def _relay(stream, error_file: Path) -> None:
+    """Copy torchrun's stderr (the workers' too) to ours as it comes, progress bars included, until a worker
+    has reported an error: what follows is torchrun's account of the same failure."""
+    out = sys.stderr.buffer
+    while chunk := os.read(stream.fileno(), 65536):
+        if not error_file.exists():
+            out.write(chunk)
+            out.flush()
+    stream.close()
+
+
+@contextlib.contextmanager
+def worker_errors_reported():
+    """In a worker of :func:`launch`: an InputError or TrainingError is written to the launcher's error file
+    (the first rank to fail writes it) and the worker exits with its status without printing, so the user
+    reads one line, once.  Elsewhere the errors pass through to the CLI's usual one-line report."""
+    path = os.environ.get(ERROR_FILE)
+    if not path or not launched_by_torchrun():
+        yield
+        return
+    try:
+        yield
+    except (InputError, TrainingError) as e:
+        code = 2 if isinstance(e, InputError) else 1
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"message": f"liegan train: error: {e}", "code": code}, f)
+        raise SystemExit(code) from None

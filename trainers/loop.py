@@ -39,20 +39,19 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
 from liegan.algebra import Algebra
-from liegan.config import TrainCommandConfig, config_from_dict, to_toml
+from liegan.config import TrainCommandConfig, to_toml
 from liegan.datasets import Dataset, load_dataset
 from liegan.discriminator import Discriminator
 from liegan.generator import LieGenerator
 from liegan.io import InputError, TrainingError, write_text_atomic
 from liegan.lie import channel_orthogonality, identity_cosine
 from liegan.trainers import distributed
-from liegan.trainers.checkpoint import LAST, load_latest, rng_state, save_checkpoint, set_rng_state
+from liegan.trainers.checkpoint import CHECKPOINT_DIR, LAST, load_latest, rng_state, save_checkpoint, set_rng_state
 from liegan.trainers.distributed import Dist
 from liegan.trainers.faults import STOP, FaultMonitor, health
 from liegan.trainers.scoring import Scorer, scalar_items
 from liegan.trainers.writer import RunWriter, cadence
 
-CHECKPOINT_DIR = Path("checkpoints")
 CHECKPOINT = CHECKPOINT_DIR / LAST
 
 
@@ -162,11 +161,6 @@ class Trainer:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=tuple(t.betas_d), fused=fused)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.n_batches = (len(data) + t.batch_size - 1) // t.batch_size  # steps per epoch
-        t.lr_factor(0.0)  # an unknown lr_schedule fails here, before any data are touched
-        decay = t.lambda_decay
-        if t.lambda_id_final is not None and (len(decay) != 2 or not 0 <= decay[0] <= decay[1]):
-            raise InputError(f"train.lambda_decay must be [start, end] epochs with 0 <= start <= end, "
-                             f"got {t.lambda_decay}")
         self.perm: torch.Tensor | None = None
         self.recoveries = 0  # fault recoveries so far (each halved the learning rates)
         # this epoch's per-step statistics summed on the device (no host sync per step); checkpointed, so a
@@ -304,23 +298,11 @@ class Trainer:
                        coefficients=self.G.coefficients.describe(), config=self.cfg.to_dict(), metrics=metrics)
 
 
-def resume_config(run_dir: str | Path, epochs: int | None = None, device: str | None = None) -> TrainCommandConfig:
-    """The config saved in a run's checkpoint; only the epoch count (to extend a run) and the device may
-    change on resume, since anything else would not continue the same run."""
-    state, _ = load_latest(Path(run_dir) / CHECKPOINT_DIR, warn=False)
-    cfg = config_from_dict(state["config"])
-    if epochs is not None:
-        cfg.train.epochs = int(epochs)
-    if device is not None:
-        cfg.train.device = device
-    return cfg
-
-
 def train(cfg: TrainCommandConfig, resume: str | Path | None = None, progress: bool = True,
           on_step: Callable[[Trainer], None] | None = None) -> RunResult:
     """Train one LieGAN; return the run folder, the exported Algebra and the final metrics.
 
-    resume: a run folder whose checkpoints/ to continue from, with cfg from :func:`resume_config`.
+    resume: a run folder whose checkpoints/ to continue from, with cfg from :func:`configure.resume_config`.
     on_step(trainer) is called after every step (benchmarks use it).  The fault thresholds and retries are
     the [train] config's (faults.py).  Under torchrun every rank calls this; rank 0 alone writes the run folder.
     SIGINT/SIGTERM are caught from here on: a signal while the data load stops the run after its first step.

@@ -19,7 +19,7 @@ def test_unknown_keys_and_bad_values_are_errors():
         apply_overrides(TrainCommandConfig(), {"train.lr": 1})
     with pytest.raises(InputError, match="unknown config section"):
         apply_overrides(TrainCommandConfig(), {"nope.x": 1})
-    with pytest.raises(InputError, match="cannot use 'abc'"):
+    with pytest.raises(InputError, match=r"train.epochs: got 'abc'; allowed: an integer"):
         apply_overrides(TrainCommandConfig(), {"train.epochs": "abc"})
 
 
@@ -28,7 +28,7 @@ def test_list_options_from_the_command_line():
         assert apply_overrides(TrainCommandConfig(), {"discriminator.hidden": text}).discriminator.hidden == [64, 64]
     assert apply_overrides(TrainCommandConfig(), {"discriminator.hidden": "[]"}).discriminator.hidden == []
     assert apply_overrides(TrainCommandConfig(), {"train.betas_g": "[0.9, 0.99]"}).train.betas_g == [0.9, 0.99]
-    with pytest.raises(InputError, match="discriminator.hidden: cannot use '\\[64; 64\\]'"):
+    with pytest.raises(InputError, match=r"discriminator.hidden: got '\[64; 64\]'"):
         apply_overrides(TrainCommandConfig(), {"discriminator.hidden": "[64; 64]"})
 
 

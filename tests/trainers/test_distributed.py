@@ -98,15 +98,20 @@ def test_replica_comparison_reports_differences(delta, capsys):
     assert ("differ" in capsys.readouterr().err) == (delta > 0)
 
 
-def test_nproc_arguments_round_trip():
+def test_nproc_workers_get_the_launchers_resolved_config(tmp_path):
+    """`--nproc N` composes the config once; the workers read it back from the TOML the launcher wrote
+    (not from a rebuilt command line) and get exactly the same config."""
     from liegan.cli import build_parser
-    from liegan.trainers.cli import _train_argv
+    from liegan.config import to_toml
+    from liegan.trainers.cli import compose
 
-    argv = ["train", "--dataset", "twobody", "--n-samples", "4000", "--epochs", "2", "--set", "train.eta_ch=0.5",
-            "--name", "r x", "--quiet", "--nproc", "2"]
-    args = build_parser().parse_args(argv)
-    again = build_parser().parse_args(["train", *_train_argv(args)])
-    assert {**vars(args), "nproc": 1, "func": None} == {**vars(again), "func": None}
+    argv = ["train", "--dataset", "twobody", "--preset", "paper", "--n-samples", "4000", "--epochs", "2",
+            "--set", "train.eta_ch=0.5", "--name", "r-x", "--quiet", "--nproc", "2"]
+    cfg = compose(build_parser().parse_args(argv))
+    (tmp_path / "resolved.toml").write_text(to_toml(cfg.to_dict()))
+    again = compose(build_parser().parse_args(["train", "--resolved", str(tmp_path / "resolved.toml")]))
+    assert again.to_dict() == cfg.to_dict()
+    assert cfg.generator.mask == "blocks:2,2,2,2" and cfg.train.eta_ch == 0.5 and cfg.run.name == "r-x"
 
 
 # ---------------------------------------------------------------------------------------------- torchrun
