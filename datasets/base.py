@@ -89,6 +89,9 @@ def data_root(cfg: DataConfig | None = None) -> Path:
     return Path(base) / "liegan"
 
 
+MAX_CLASSES = 100_000  # class labels: the discriminator holds an embedding row for each
+
+
 def check_arrays(x, y, y_kind: str, src: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Validate user arrays and convert them to the protocol's tensors; errors name ``src``.
 
@@ -104,8 +107,8 @@ def check_arrays(x, y, y_kind: str, src: str) -> tuple[torch.Tensor, torch.Tenso
         raise InputError(f"{src}: 'x' must be numeric, got dtype {x.dtype}")
     if x.ndim == 2:
         x = x[:, None, :]
-    if x.ndim != 3 or x.shape[0] == 0 or x.shape[2] == 0:
-        raise InputError(f"{src}: 'x' must have shape (N, k, n) or (N, n) with N, n > 0, got {x.shape}")
+    if x.ndim != 3 or 0 in x.shape:
+        raise InputError(f"{src}: 'x' must have shape (N, k, n) or (N, n) with N, k, n > 0, got {x.shape}")
     if not np.isfinite(x).all():
         bad = int((~np.isfinite(x)).any(axis=(1, 2)).sum())
         raise InputError(f"{src}: 'x' contains NaN or inf in {bad} of {x.shape[0]} samples")
@@ -141,5 +144,7 @@ def check_arrays(x, y, y_kind: str, src: str) -> tuple[torch.Tensor, torch.Tenso
             if y.ndim != 1 or (y.dtype.kind == "f" and not np.all(y == np.round(y))) or (y.size and y.min() < 0):
                 raise InputError(f"{src}: class 'y' must be non-negative integers of shape (N,), "
                                  f"got {y.dtype} {y.shape}")
+            if y.size and y.max() >= MAX_CLASSES:  # the discriminator embeds every label up to the largest
+                raise InputError(f"{src}: class 'y' goes up to {y.max()}; allowed: labels 0 to {MAX_CLASSES - 1}")
             yt = torch.as_tensor(y.astype(np.int64))
     return torch.from_numpy(x.astype(np.float32)), yt

@@ -105,6 +105,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:  # a Ctrl-C at any moment, imports included, ends quietly with the shell's status for SIGINT
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("liegan: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
     args = parser.parse_args(argv)

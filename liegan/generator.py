@@ -15,6 +15,7 @@ from torch import nn
 from liegan.config import GeneratorConfig
 from liegan.io import InputError
 from liegan.lie import act, exp_map
+from liegan.safe_arrays import npz_names, read_npy, read_npz
 
 
 def build_mask(spec: str, n: int, channels: int) -> torch.Tensor:
@@ -50,17 +51,15 @@ def build_mask(spec: str, n: int, channels: int) -> torch.Tensor:
         if not path.exists():
             raise InputError(f"{path}: mask file not found "
                              "(or an unknown mask spec: use 'none', 'blocks:...', 'twobody4x4' or a file)")
-        try:
-            loaded = np.load(path, allow_pickle=False)
-            if isinstance(loaded, np.lib.npyio.NpzFile):
-                with loaded:
-                    M = np.asarray(loaded["mask"])
-            else:
-                M = np.asarray(loaded)
-        except (OSError, ValueError, KeyError, EOFError) as e:
-            raise InputError(f"{path}: not a readable mask (.npy, or .npz with a 'mask' array): {e}") from None
-        if M.shape not in ((n, n), (channels, n, n)) or not np.isfinite(M).all():
-            raise InputError(f"{path}: mask has shape {M.shape}, expected ({n}, {n}) or ({channels}, {n}, {n})")
+        if path.suffix.lower() == ".npz":
+            M = read_npz(path, ("mask",)).get("mask")
+            if M is None:
+                raise InputError(f"{path}: no 'mask' array in the file (found {npz_names(path)})")
+        else:
+            M = read_npy(path)
+        if M.dtype.kind not in "biuf" or M.shape not in ((n, n), (channels, n, n)) or not np.isfinite(M).all():
+            raise InputError(f"{path}: mask is {M.dtype} of shape {M.shape}; allowed: finite real numbers of "
+                             f"shape ({n}, {n}) or ({channels}, {n}, {n})")
     M = np.broadcast_to(np.asarray(M, dtype=np.float32), (channels, n, n)).copy()
     return torch.from_numpy(M)
 

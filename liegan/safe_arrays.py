@@ -105,6 +105,36 @@ def read_npz(path: str | os.PathLike, keys: tuple[str, ...], src: str | None = N
     return out
 
 
+def read_npy(path: str | os.PathLike, src: str | None = None) -> np.ndarray:
+    """The array in the .npy file ``path``, with the checks of :func:`read_npz` (header first, then the
+    bytes: a declared shape over the cap is refused before anything is allocated)."""
+    path = Path(path)
+    src = str(path) if src is None else src
+    fmt = np.lib.format
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise InputError(f"{src}: not a regular file")
+    try:
+        with open(path, "rb") as fp:
+            version = fmt.read_magic(fp)
+            if version not in ((1, 0), (2, 0)):
+                raise InputError(f"{src}: .npy format version {version} is not one numpy writes for numeric data")
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read_header(fp)
+            nbytes = _check_declared(src, "array", shape, dtype, max_array_bytes())
+            held = path.stat().st_size - fp.tell()
+            if nbytes != held:
+                raise InputError(f"{src}: the header declares {nbytes} bytes of data but the file holds {held}")
+            fp.seek(0)  # header checked: numpy reads exactly the declared, bounded amount
+            arr = fmt.read_array(fp, allow_pickle=False)
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError(f"{src}: the array needs more memory than is available") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise InputError(f"{src}: not a readable .npy file ({type(e).__name__}: {e})") from None
+    return _native(arr)
+
+
 def npz_names(path: str | os.PathLike) -> list[str]:
     """Array names in an .npz (member names without '.npy'); for messages.  Assumes a readable zip."""
     with zipfile.ZipFile(path) as z:

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import random
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from liegan.io import InputError, atomic_path
+from liegan.io import InputError, atomic_path, check_writable
 
 CHECKPOINT_DIR = Path("checkpoints")  # inside the run folder
 LAST, PREV = "last.pt", "prev.pt"
 REQUIRED = ("generator", "discriminator", "opt_g", "opt_d", "epoch", "step_in_epoch", "global_step", "perm",
-            "recoveries", "rng", "config", "sums")
+            "recoveries", "rng", "config", "sums", "data_digest")
 
 
 def rng_state() -> dict:
@@ -66,6 +68,13 @@ def digest(state: dict) -> str:
     return h.hexdigest()
 
 
+def data_digest(x: torch.Tensor, y: torch.Tensor | None) -> str:
+    """SHA-256 of the training data as read (x and y), so a resume can tell that a data file has changed."""
+    h = hashlib.sha256()
+    _feed(h, [x, y])
+    return h.hexdigest()
+
+
 def _feed(h, obj) -> None:
     if isinstance(obj, torch.Tensor):
         t = obj.detach().cpu().contiguous().reshape(-1)
@@ -87,20 +96,21 @@ def _feed(h, obj) -> None:
 # ----------------------------------------------------------------------------------------- write / read
 
 
-def save_checkpoint(path: Path, state: dict, keep_previous: bool = True) -> None:
+def save_checkpoint(path: Path, state: dict, keep_previous: bool = True, within: Path | None = None) -> None:
     """Write ``path`` atomically (temporary file, fsync, rename); the file it replaces becomes prev.pt.
+    ``within``: the run folder, which the write must not leave through a link.
 
     At every instant the folder holds a complete last.pt, or (between the two renames) a complete prev.pt,
     never a partial file."""
     path = Path(path)
     state = {**state, "digest": digest(state)}
-    with atomic_path(path) as tmp:
+    with atomic_path(path, within) as tmp:
         with open(tmp, "wb") as f:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
         if keep_previous and path.exists():
-            os.replace(path, path.with_name(PREV))
+            os.replace(path, check_writable(path.with_name(PREV), within))
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -108,9 +118,17 @@ def load_checkpoint(path: Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no checkpoint to resume from")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file, so not a checkpoint")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many kinds (RuntimeError, EOFError, struct.error, UnpicklingError...)
+        with warnings.catch_warnings():  # torch's warnings about a foreign file would precede our one line
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's message suggests loading with weights_only=False, which would run the file's code: never
+        raise InputError(f"{path}: holds objects other than tensors and plain values, which liegan does not "
+                         "load (a checkpoint can never run code); it was not written by liegan") from None
+    except Exception as e:  # torch raises many kinds (RuntimeError, EOFError, struct.error, ...)
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InputError(f"{path}: unreadable checkpoint, truncated or corrupt ({msg})") from None
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED):

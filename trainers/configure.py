@@ -7,13 +7,12 @@ the command with one line naming it before anything is loaded or created."""
 from __future__ import annotations
 
 import copy
-import sys
 from pathlib import Path
 
 from liegan.config import TrainCommandConfig, apply_overrides, config_from_dict, load_toml
 from liegan.datasets import get_spec
 from liegan.io import InputError
-from liegan.trainers.checkpoint import CHECKPOINT_DIR, load_latest
+from liegan.trainers.checkpoint import CHECKPOINT_DIR, LAST, PREV, load_latest
 
 # what may differ on --resume: how long, where and how often to save; none of it changes the trajectory
 RESUMABLE = ("train.epochs", "train.device", "train.threads", "train.checkpoint_every", "train.log_every",
@@ -55,9 +54,14 @@ def resolve_config(dataset: str | None = None, preset: str | None = None, toml_p
 def resume_config(run_dir: str | Path, epochs: int | None = None, device: str | None = None,
                   overrides: dict | None = None, labels: dict[str, str] | None = None) -> TrainCommandConfig:
     """The config saved in a run's checkpoint, with the options given now applied where they may change
-    (RESUMABLE; each change is said on stderr) and refused where they would not continue the same run.
+    (RESUMABLE) and refused where they would not continue the same run.
     A config.toml edited since the run wrote it is refused too: the checkpoint's config is the run's."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: no such run folder")
+    if not any((run_dir / CHECKPOINT_DIR / name).exists() for name in (LAST, PREV)):
+        raise InputError(f"{run_dir}: no checkpoint to resume from (the run stopped before its first one); "
+                         f"start it again with --name {run_dir.name}")
     state, used = load_latest(run_dir / CHECKPOINT_DIR, warn=False)
     cfg = config_from_dict(state["config"], source=f"{used} (its stored config)")
     _check_config_file(run_dir / "config.toml", cfg)
@@ -65,7 +69,6 @@ def resume_config(run_dir: str | Path, epochs: int | None = None, device: str | 
     given |= {k: v for k, v in (("train.epochs", epochs), ("train.device", device)) if v is not None}
     labels = labels or {}
     new = apply_overrides(copy.deepcopy(cfg), given, source="command line", labels=labels)
-    changes = []
     for key in given:
         before, after = _value(cfg, key), _value(new, key)
         if before == after:
@@ -73,13 +76,10 @@ def resume_config(run_dir: str | Path, epochs: int | None = None, device: str | 
         if key not in RESUMABLE:
             raise InputError(f"{labels.get(key, key)}: cannot change on --resume (the run has {key} = {before!r}; "
                              f"what may change: {', '.join(RESUMABLE)}); start a new run to use {after!r}")
-        changes.append(f"{key} {before!r} -> {after!r}")
     if new.train.epochs < state["epoch"]:
         raise InputError(f"{labels.get('train.epochs', 'train.epochs')}: the run has already trained "
                          f"{state['epoch']} epochs; allowed: at least {state['epoch']}")
-    if changes:
-        print(f"liegan train: resuming {run_dir} with {', '.join(changes)}", file=sys.stderr)
-    return new.check()
+    return new.check()  # the run folder says what changed once the run starts (run_folder.RunFolder.resume)
 
 
 def _value(cfg: TrainCommandConfig, key: str):

@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -39,16 +38,25 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
 from liegan.algebra import Algebra
-from liegan.config import TrainCommandConfig, to_toml
+from liegan.config import TrainCommandConfig
 from liegan.datasets import Dataset, load_dataset
 from liegan.discriminator import Discriminator
 from liegan.generator import LieGenerator
-from liegan.io import InputError, TrainingError, write_text_atomic
+from liegan.io import InputError, TrainingError
 from liegan.lie import channel_orthogonality, identity_cosine
 from liegan.trainers import distributed
-from liegan.trainers.checkpoint import CHECKPOINT_DIR, LAST, load_latest, rng_state, save_checkpoint, set_rng_state
+from liegan.trainers.checkpoint import (
+    CHECKPOINT_DIR,
+    LAST,
+    data_digest,
+    load_latest,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from liegan.trainers.distributed import Dist
 from liegan.trainers.faults import STOP, FaultMonitor, health
+from liegan.trainers.run_folder import RunFolder
 from liegan.trainers.scoring import Scorer, scalar_items
 from liegan.trainers.writer import RunWriter, cadence
 
@@ -73,32 +81,6 @@ def pick_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise InputError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
-
-
-def make_run_dir(cfg: TrainCommandConfig) -> Path:
-    """Create <logdir>/<name> (default name <dataset>-<yyyymmdd-hhmmss>, suffixed if taken)."""
-    base = cfg.run.name or f"{cfg.data.dataset}-{datetime.now():%Y%m%d-%H%M%S}"
-    logdir = Path(cfg.run.logdir)
-    run_dir, i = logdir / base, 1
-    while run_dir.exists() and any(run_dir.iterdir()):
-        if cfg.run.name:
-            raise InputError(f"{run_dir}: run folder exists and is not empty "
-                             f"(use --resume {run_dir} or another --name)")
-        run_dir, i = logdir / f"{base}-{i}", i + 1
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise InputError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from None
-    return run_dir
-
-
-def _new_run(cfg: TrainCommandConfig) -> Path:
-    run_dir = make_run_dir(cfg)
-    write_text_atomic(run_dir / "config.toml", to_toml(cfg.to_dict(), header="liegan train: resolved configuration"))
-    return run_dir
 
 
 class StopFlag:
@@ -144,6 +126,7 @@ class Trainer:
         self.ctx = ctx or Dist()
         info, t = data.info, cfg.train
         self.y_vector = info.y_kind == "vector"
+        self.data_digest = data_digest(data.x, data.y)  # what a resume must find again
         self.x = data.x.to(device)
         self.y = data.y.to(device) if (data.y is not None and info.y_kind != "none") else None
         self.G = LieGenerator(info.n_dim, cfg.generator).to(device)
@@ -235,7 +218,7 @@ class Trainer:
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
                 "perm": self.perm, "recoveries": self.recoveries, "rng": rng_state(), "config": self.cfg.to_dict(),
-                "sums": {k: v.detach().cpu() for k, v in self.sums.items()}}
+                "sums": {k: v.detach().cpu() for k, v in self.sums.items()}, "data_digest": self.data_digest}
 
     def load_state_dict(self, s: dict, rng: dict | None = None) -> None:
         """Restore s; ``rng`` overrides s['rng'] (a rank other than 0 restores its own stream)."""
@@ -264,7 +247,15 @@ class Trainer:
     def resume_from(self, s: dict) -> None:
         """Continue from a checkpoint file: this rank's RNG stream; the sums (a total over the ranks that
         wrote it) stay on rank 0 alone, so the next all-reduce counts them once."""
-        self.load_state_dict(s, rng=_rank_rng(s, self.ctx))
+        if s["data_digest"] != self.data_digest:
+            d = self.cfg.data
+            raise InputError(f"{d.data_file or 'dataset ' + d.dataset}: not the data the run was trained on (their "
+                             "SHA-256 differs from the checkpoint's); resume with the same data, or start a new run")
+        try:
+            self.load_state_dict(s, rng=_rank_rng(s, self.ctx))
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as e:  # shapes, names, kinds
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise InputError(f"{s['source']}: does not fit this run's models and data ({first})") from None
         if not self.ctx.is_main:
             self.sums = {k: torch.zeros_like(v) for k, v in self.sums.items()}
 
@@ -307,6 +298,7 @@ def train(cfg: TrainCommandConfig, resume: str | Path | None = None, progress: b
     the [train] config's (faults.py).  Under torchrun every rank calls this; rank 0 alone writes the run folder.
     SIGINT/SIGTERM are caught from here on: a signal while the data load stops the run after its first step.
     """
+    cfg.check()  # composed configs are checked already; one built in Python is checked here
     _start_up(cfg.train)
     stop = StopFlag()
     # numpy's BLAS on one thread while training: the scores (trainers/scoring.py, every few steps) take SVDs of
@@ -347,8 +339,8 @@ def _train(cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, pro
         trainer.resume_from(state)
     elif ctx.rank:
         torch.manual_seed(distributed.rank_seed(cfg.train.seed, ctx.rank))  # each rank draws its own coefficients
-    # ---- the run folder, only now that the run can start (made on rank 0, its name broadcast)
-    run_dir = Path(resume) if resume is not None else ctx.on_main(lambda: _new_run(cfg))
+    # ---- the run folder, only now that the run can start (rank 0 holds it; its name is broadcast)
+    run_dir, folder = _open_folder(cfg, resume, ctx, state)
     session = Session(trainer, run_dir, progress, on_step, resumed=state is not None)
     try:
         while trainer.epoch < cfg.train.epochs:
@@ -359,19 +351,36 @@ def _train(cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, pro
                 session.recover_or_stop(fault)
                 continue
             session.end_of_epoch()
+        return session.finish()
     except BaseException:
         session.close()
+        if folder is not None and resume is None and not folder.has_checkpoint():
+            folder.discard()  # nothing to resume: leave nothing, so the same command can run again
         raise
-    return session.finish()
+    finally:
+        if folder is not None:
+            folder.release()
+
+
+def _open_folder(cfg: TrainCommandConfig, resume, ctx: Dist, state: dict | None) -> tuple[Path, RunFolder | None]:
+    held: list[RunFolder] = []
+
+    def open_on_main() -> Path:
+        folder = RunFolder.resume(Path(resume), cfg, state["config"]) if resume else RunFolder.create(cfg)
+        held.append(folder)
+        return folder.path
+
+    return ctx.on_main(open_on_main), (held[0] if held else None)
 
 
 def _resume_state(run_dir: Path, ctx: Dist) -> dict:
-    """The state to resume from: last.pt, or prev.pt when last.pt is damaged (set aside, never rotated)."""
+    """The state to resume from: last.pt, or prev.pt when last.pt is damaged (set aside, never rotated);
+    ``state['source']`` names the file for errors."""
     state, used = load_latest(run_dir / CHECKPOINT_DIR, warn=ctx.is_main)
     if used.name != LAST and ctx.is_main and (run_dir / CHECKPOINT).exists():
         (run_dir / CHECKPOINT).replace(run_dir / CHECKPOINT_DIR / f"{LAST}.corrupt")
     ctx.barrier()
-    return state
+    return state | {"source": str(used)}
 
 
 class Session:
@@ -434,7 +443,7 @@ class Session:
         t, retries = self.trainer, self.cfg.train.fault_retries
         if t.recoveries >= retries:
             keep = (f"the last good checkpoint is {self.ckpt}" if self.ckpt.exists()
-                    else "no checkpoint had been written yet")
+                    else f"no checkpoint had been written yet, so {self.run_dir} is not kept")
             tried = f" (after {t.recoveries} recoveries with halved learning rates)" if t.recoveries else ""
             raise TrainingError(f"{fault}{tried}; stopping: {keep}. {_hint(fault)}")
         t.recover(self.good)
@@ -463,7 +472,7 @@ class Session:
         """A collective: every rank hands its state to rank 0, which writes the file."""
         state = self.trainer.checkpoint_state()
         if state is not None:
-            save_checkpoint(self.ckpt, state)
+            save_checkpoint(self.ckpt, state, within=self.run_dir)
         self.saved_at = (self.trainer.epoch, self.trainer.step_in_epoch)
 
     def finish(self) -> RunResult:

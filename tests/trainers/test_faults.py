@@ -125,10 +125,11 @@ def test_recoveries_are_bounded(tmp_path, capsys):
                 trainer.G.L.copy_(_huge_rotation(5000.0).expand_as(trainer.G.L))
 
     with pytest.raises(TrainingError, match=r"exploding generator at epoch 0.*after 1 recoveries.*"
-                                            r"no checkpoint had been written yet"):
+                                            r"no checkpoint had been written yet, so .*run is not kept"):
         train(small_cfg(tmp_path, **{"train.fault_retries": 1}), progress=False, on_step=always_explode)
     assert capsys.readouterr().err.count("recovery") == 1
-    assert_consistent(tmp_path / "run")
+    assert not (tmp_path / "run").exists(), "nothing to resume: the folder goes, and the same command can run again"
+    train(small_cfg(tmp_path, **{"train.epochs": 1}), progress=False)
 
 
 def test_collapsed_discriminator_is_detected(tmp_path):
@@ -146,7 +147,7 @@ def test_collapsed_discriminator_is_detected(tmp_path):
     with pytest.raises(TrainingError, match=r"collapsed discriminator at epoch \d+, step \d+: D has separated real "
                                             r"from transformed samples for 20 steps.*lower discriminator learning"):
         train(cfg, progress=False, on_step=pin)
-    assert_consistent(tmp_path / "run")
+    assert not (tmp_path / "run").exists(), "stopped before its first checkpoint: nothing kept"
 
 
 def test_healthy_default_run_raises_no_fault(tmp_path, capsys):

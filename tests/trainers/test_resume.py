@@ -28,7 +28,7 @@ def small_cfg(tmp_path, name, **overrides):
 def a_state(epoch=1):
     return {"generator": {"L": torch.arange(64.0).reshape(1, 8, 8)}, "discriminator": {}, "opt_g": {}, "opt_d": {},
             "epoch": epoch, "step_in_epoch": 0, "global_step": 10 * epoch, "perm": None, "recoveries": 0, "rng": {},
-            "config": {"x": [1, 2]}, "sums": {}}
+            "config": {"x": [1, 2]}, "sums": {}, "data_digest": "0"}
 
 
 # ---------------------------------------------------------------------------------------- checkpoint files
