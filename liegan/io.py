@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 
 def jsonable(obj: Any) -> Any:
     """Convert numpy scalars/arrays and non-finite floats to plain JSON (NaN/inf become strings)."""
+    import numpy as np  # here, so that the CLI's first imports stay light (a Ctrl-C then reaches main())
+
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -220,7 +220,9 @@ def launch(nproc: int, cfg, resume=None, quiet: bool = False) -> int:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                "-m", "liegan", "train", "--resolved", str(resolved), *(["--resume", str(resume)] if resume else []),
                *(["--quiet"] if quiet else [])]
-        proc = subprocess.Popen(cmd, env={**os.environ, ERROR_FILE: str(error_file)}, stderr=subprocess.PIPE)
+        # OMP_NUM_THREADS=1 is what torchrun sets when it is unset, with a banner saying so: set it, no banner
+        env = {"OMP_NUM_THREADS": "1", **os.environ, ERROR_FILE: str(error_file)}
+        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)
         relay = threading.Thread(target=_relay, args=(proc.stderr, error_file), daemon=True)
         relay.start()
         code = _wait(proc)

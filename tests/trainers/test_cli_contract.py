@@ -97,7 +97,7 @@ OPTION_CASES = {
     "betas-out-of-range": (["--set", "train.betas_g=[5.0, 0.9]"], "--set train.betas_g"),
     "betas-one-value": (["--set", "train.betas_g=[0.5]"], "a list of 2 items"),
     "checkpoint-every-0": (["--checkpoint-every", "0"], "--checkpoint-every: got '0'"),
-    "log-every-0": (["--set", "train.log_every=0"], "--set train.log_every"),
+    "log-every-negative": (["--set", "train.log_every=-1"], "--set train.log_every: got '-1'"),
     "reg-p-0": (["--set", "train.reg_p=0"], "--set train.reg_p: got '0'; allowed: a finite number in [1, 100]"),
     "seed-negative": (["--seed", "-1"], "--seed: got '-1'"),
     "seed-too-large": (["--seed", "99999999999"], "--seed: got '99999999999'"),
