@@ -12,6 +12,7 @@ On disk it is two files side by side, written atomically:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,11 +82,15 @@ class Algebra:
             "symmetry": self.symmetry,
             "verdict": self.verdict,
             "liegan_version": self.liegan_version,
+            "arrays_sha256": arrays_digest(self.generators, self.mask),  # ties algebra.json to its npz
         })
 
     # ---------------------------------------------------------------------------------------- writers
     def save(self, folder: str | Path) -> tuple[Path, Path]:
-        """Write algebra.npz and algebra.json into ``folder`` (each atomically); return both paths."""
+        """Write algebra.npz and algebra.json into ``folder`` (each atomically); return both paths.
+
+        The two are a pair: the JSON names the SHA-256 of the npz's arrays, and the npz holds the JSON's
+        content too, so a crash between the two renames is seen on loading (the npz's own copy is used)."""
         folder = Path(folder)
         npz = self.save_npz(folder / NPZ_NAME)
         js = self.save_json(folder / JSON_NAME)
@@ -229,6 +234,16 @@ def _from_meta(G, M, meta: dict, src: Path) -> Algebra:
                    liegan_version=meta.get("liegan_version", "unknown"))
 
 
+def arrays_digest(generators: np.ndarray, mask: np.ndarray) -> str:
+    """SHA-256 of the generators and mask as float64 (what algebra.json names to say which npz it goes with)."""
+    h = hashlib.sha256()
+    for a in (generators, mask):
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        h.update(f"{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 def load_algebra(path: str | Path) -> Algebra:
     """Load an Algebra from a run folder, ``algebra.npz`` (with its sibling JSON when present), a
     self-contained ``.json`` export, or a ``.pt`` export.  Malformed input raises :class:`InputError`."""
@@ -245,6 +260,12 @@ def load_algebra(path: str | Path) -> Algebra:
         # the JSON beside it first (what a user reads, and may have edited), else the copy inside
         side = path.with_suffix(".json")
         meta = _read_json(side) if side.exists() else inside or {"dataset": "unknown"}
+        pair = meta.get("arrays_sha256")
+        if pair is not None and pair != arrays_digest(G, M if M is not None else np.ones_like(G)):
+            if inside is None:
+                raise InputError(f"{side}: describes other generators than {path.name} beside it (its "
+                                 "arrays_sha256 differs); export the algebra again")
+            meta = inside  # the JSON is from another save (a crash between the two renames): the npz's own copy
         return _from_meta(G, M, meta, path)
     if suffix == ".json":
         meta = _read_json(path)

@@ -8,6 +8,7 @@ Resolution order for ``liegan train`` (later wins): the defaults below < the dat
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -353,8 +354,14 @@ def _coerce(value: Any, typ: Any, meta: dict, where: str) -> Any:
 
 
 def _fields(section) -> dict[str, tuple[Any, dict]]:
-    hints = get_type_hints(type(section))
-    return {f.name: (hints[f.name], dict(f.metadata)) for f in dataclasses.fields(section)}
+    return _field_types(type(section))
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, tuple[Any, dict]]:
+    """Each field's declared type and limits (resolving the annotations once per class: it is slow)."""
+    hints = get_type_hints(cls)
+    return {f.name: (hints[f.name], dict(f.metadata)) for f in dataclasses.fields(cls)}
 
 
 def check_fields(cfg, source: str = "config") -> None:

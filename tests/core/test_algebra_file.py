@@ -131,3 +131,17 @@ def test_truncated_pt_and_hostile_pt_are_refused(tmp_path, algebra):
     with pytest.raises(InputError):
         load_algebra(tmp_path / "evil.pt")
     assert not (tmp_path / "pwned").exists()
+
+
+def test_algebra_npz_and_json_are_written_as_a_pair(tmp_path):
+    """A crash between the two renames leaves a new npz beside the old JSON: loading sees it (the JSON names
+    its npz's arrays) and uses the npz's own copy of the metadata, never the old description."""
+    from liegan.algebra import Algebra, load_algebra
+
+    old = Algebra(np.eye(3)[None], None, dataset="old", feature_names=["a", "b", "c"])
+    new = Algebra(2 * np.eye(3)[None], None, dataset="new", feature_names=["a", "b", "c"])
+    old.save(tmp_path)
+    assert load_algebra(tmp_path).dataset == "old"
+    new.save_npz(tmp_path / "algebra.npz")  # the first rename only
+    got = load_algebra(tmp_path)
+    assert got.dataset == "new" and got.generators[0, 0, 0] == 2.0
