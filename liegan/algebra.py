@@ -184,7 +184,7 @@ def _parse_meta(text: str, path: Path) -> dict:
     """The metadata object in ``text`` (algebra.json, or the npz's ``metadata`` member), checked."""
     try:
         meta = json.loads(text)
-    except json.JSONDecodeError as e:
+    except ValueError as e:  # JSONDecodeError, and an integer of more digits than Python converts
         raise InputError(f"{path}: not readable algebra metadata JSON ({e})") from None
     except RecursionError:
         raise InputError(f"{path}: not readable algebra metadata JSON (nested too deeply)") from None

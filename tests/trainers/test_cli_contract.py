@@ -378,3 +378,9 @@ def test_nproc_worker_error_is_one_line_exit_2(sandbox):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
     assert "missing.npz: file not found" in lines[0] and not (sandbox / "runs" / "new").exists()
+
+
+def test_a_json_with_a_5000_digit_integer_is_one_line(sandbox):
+    meta = sandbox / "runs" / "r" / "algebra.json"
+    meta.write_text(meta.read_text().replace('"n_dim": 4', '"n_dim": ' + "9" * 5000))
+    refuse_and_touch_nothing(sandbox, ["export", "runs/r", "--out", "a.npz"], "algebra.json: not readable")
