@@ -143,13 +143,11 @@ def _metric_line(m: dict | None, symmetry) -> tuple[str, str]:
     return "one", line
 
 
-def _convergence(scores: dict, symmetry, trend: list[float], context: dict) -> tuple[bool, str, list[str], str, float]:
-    name, value = primary_score(scores, symmetry)
-    recent = [v for v in trend[-TREND_EPOCHS:] if v is not None]
-    if name == "stability":  # needs the previous epoch: training and analysis both read it from the trend
-        value = recent[-1] if recent else None
-    change = recent[-1] - recent[0] if len(recent) > 1 else None
-    ch = f"{change:+.4f} over the last {len(recent)} epochs" if change is not None else "no trend (one epoch)"
+def target_problems(scores: dict, symmetry, value: float | None, recent: list[float] = ()) -> list[str]:
+    """What keeps one set of generators from the convergence targets of the module docstring, the trend
+    aside; [] when every target is met.  value: the primary score (:func:`primary_score`; for
+    ``stability`` the latest of ``recent``, the epoch-to-epoch trend)."""
+    name = primary_score(scores, symmetry)[0]
     problems = []
     if value is None:
         problems.append(f"no {name} score")
@@ -171,6 +169,17 @@ def _convergence(scores: dict, symmetry, trend: list[float], context: dict) -> t
             f"the learned span still moves (epoch-to-epoch span similarity {min(recent[-3:], default=0):.4f}"
             f" < {STEADY})"
         )
+    return problems
+
+
+def _convergence(scores: dict, symmetry, trend: list[float], context: dict) -> tuple[bool, str, list[str], str, float]:
+    name, value = primary_score(scores, symmetry)
+    recent = [v for v in trend[-TREND_EPOCHS:] if v is not None]
+    if name == "stability":  # needs the previous epoch: training and analysis both read it from the trend
+        value = recent[-1] if recent else None
+    change = recent[-1] - recent[0] if len(recent) > 1 else None
+    ch = f"{change:+.4f} over the last {len(recent)} epochs" if change is not None else "no trend (one epoch)"
+    problems = target_problems(scores, symmetry, value, recent)
     tol = TREND_TOL
     if name != "stability" and change is not None and abs(change) > tol:
         problems.append(f"{name} still changing ({ch})")
@@ -181,6 +190,11 @@ def _convergence(scores: dict, symmetry, trend: list[float], context: dict) -> t
     ok = not problems
     text = f"Converged: {name} {value:.4g}, {ch}." if ok else f"Not converged: {'; '.join(problems)}."
     return ok, text, _advice(problems, change, name, context) if not ok else [], name, value
+
+
+def converged(scores: dict, symmetry, trend: list[float]) -> bool:
+    """The verdict's convergence test alone (what :func:`make_verdict` reports as converged)."""
+    return _convergence(scores, symmetry, trend, {})[0]
 
 
 def _advice(problems: list[str], change: float | None, name: str, context: dict) -> list[str]:

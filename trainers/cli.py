@@ -51,6 +51,9 @@ def register(sub) -> None:
         p.add_argument(flag, help=helptext)
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any config field, e.g. --set train.eta_ch=0.5 (repeatable)")
+    # a --set in disguise, so it travels with the other overrides (config file, torchrun's workers)
+    p.add_argument("--stop-when-converged", action="append_const", dest="set", const="train.stop_when_converged=true",
+                   help="end the run at the first epoch where the verdict's convergence test passes over 3 epochs")
     p.add_argument("--nproc", type=int, default=1, metavar="N",
                    help=f"train with N processes on this machine, 1 to {MAX_NPROC} (runs torchrun --standalone "
                         "--nproc_per_node=N)")

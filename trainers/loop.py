@@ -351,6 +351,8 @@ def _train(cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, pro
                 session.recover_or_stop(fault)
                 continue
             session.end_of_epoch()
+            if session.converged:
+                break
         return session.finish()
     except BaseException:
         session.close()
@@ -397,6 +399,7 @@ class Session:
         self.good = trainer.snapshot()  # where a fault recovery returns to; refreshed at every epoch boundary
         self.saved_at = (trainer.epoch, trainer.step_in_epoch) if resumed else None
         self.halted = False  # a signal stopped the run
+        self.converged = False  # train.stop_when_converged ended the run at an epoch boundary
         self.history: list[dict] = []
         self.start = time.perf_counter()
         self.scorer = Scorer(info, trainer.G.mask.detach().cpu().numpy())
@@ -467,6 +470,8 @@ class Session:
             self.checkpoint()
         self.good = t.snapshot()
         self.bar.set_postfix({"epoch": f"{t.epoch}/{c.epochs}"} | _postfix(row))
+        # the same generators on every rank, so every rank reaches the same decision
+        self.converged = c.stop_when_converged and self.scorer.converged()
 
     def checkpoint(self) -> None:
         """A collective: every rank hands its state to rank 0, which writes the file."""
@@ -486,6 +491,8 @@ class Session:
             last = self.history[-1]
             metrics.update({k: last[k] for k in ("loss/generator", "loss/discriminator") if k in last})
         metrics["epochs"] = t.epoch
+        if self.converged:  # the run ended before its last epoch because the verdict had converged
+            metrics["stopped_when_converged"] = 1.0
         if self.ctx.enabled:
             metrics |= _compare_replicas(t, self.ctx)
         algebra = t.algebra(metrics)

@@ -23,7 +23,8 @@ import numpy as np
 from liegan.datasets.base import REGISTRY, DatasetInfo
 from liegan.scores import span_similarity
 from liegan.symmetry import best_reference, score
-from liegan.verdict import Verdict, make_verdict, primary_score
+from liegan.verdict import TREND_EPOCHS, Verdict, make_verdict, primary_score
+from liegan.verdict import converged as verdict_converged
 
 
 class Scorer:
@@ -49,6 +50,12 @@ class Scorer:
             self.prev = L.copy()
             self.trend.append(primary_score(out, self.info.symmetry)[1])
         return flat_items(out, self.info.symmetry)
+
+    def converged(self, min_epochs: int = 3) -> bool:
+        """Whether the last scored epoch passes the verdict's convergence test with a trend of at least
+        ``min_epochs`` epochs (one epoch-to-epoch change is too few to call a score stable)."""
+        recent = self.trend[-TREND_EPOCHS:]
+        return len(recent) >= min_epochs and verdict_converged(self.last, self.info.symmetry, recent)
 
     def verdict(self, L: np.ndarray, context: dict) -> Verdict:
         """The verdict of the final generators L; context as for :func:`liegan.verdict.make_verdict` (the

@@ -93,3 +93,16 @@ def test_scheduled_run_resumes_exactly_and_applies_the_rates(tmp_path):
     np.testing.assert_array_equal(resumed.algebra.generators, full.algebra.generators)
     constant = train(small_cfg(tmp_path, "const", **{"train.epochs": 3}), progress=False)
     assert not np.array_equal(constant.algebra.generators, full.algebra.generators)  # the schedule acted
+
+
+def test_stop_when_converged_ends_at_the_verdicts_convergence(tmp_path):
+    """The run ends at an epoch boundary (after at least three epochs) once the verdict's convergence test
+    passes, and the stored verdict says converged; with the generator frozen (lr 0: never the symmetry) it runs on."""
+    over = {"data.n_samples": 4000, "train.epochs": 8, "train.stop_when_converged": True}
+    early = train(small_cfg(tmp_path, "early", **over), progress=False)
+    e = early.metrics["epochs"]
+    assert 3 <= e < 8 and early.metrics["stopped_when_converged"] == 1.0, early.metrics
+    assert early.algebra.verdict["converged"] and len(early.history) == e
+    frozen = train(small_cfg(tmp_path, "frozen", **(over | {"train.lr_g": 0.0, "train.epochs": 3, "data.n_samples": 2000})), progress=False)
+    assert frozen.metrics["epochs"] == 3 and "stopped_when_converged" not in frozen.metrics
+    assert not frozen.algebra.verdict["converged"]
