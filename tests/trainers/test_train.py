@@ -103,6 +103,7 @@ def test_stop_when_converged_ends_at_the_verdicts_convergence(tmp_path):
     e = early.metrics["epochs"]
     assert 3 <= e < 8 and early.metrics["stopped_when_converged"] == 1.0, early.metrics
     assert early.algebra.verdict["converged"] and len(early.history) == e
-    frozen = train(small_cfg(tmp_path, "frozen", **(over | {"train.lr_g": 0.0, "train.epochs": 3, "data.n_samples": 2000})), progress=False)
+    frozen_over = over | {"train.lr_g": 0.0, "train.epochs": 3, "data.n_samples": 2000}
+    frozen = train(small_cfg(tmp_path, "frozen", **frozen_over), progress=False)
     assert frozen.metrics["epochs"] == 3 and "stopped_when_converged" not in frozen.metrics
     assert not frozen.algebra.verdict["converged"]
