@@ -1,0 +1,146 @@
+"""Where the time of `liegan train` goes, from the process start to the answer: one fresh process per
+dataset, timing its phases.
+
+    python benchmarks/phases.py [--datasets twobody rotation7 topquark] [--jets 200000] [--seed 0]
+                                [--check-every 10] [--set SECTION.KEY=VALUE ...]
+
+Phases, each measured inside a new Python process (so interpreter start-up and imports count):
+  imports     process start -> `liegan.trainers` imported (torch, numpy, tensorboard, ...)
+  data        the dataset load inside train() (the cache read, or a simulation the first time)
+  set-up      the rest of train() before the first optimiser step (models, optimisers, run folder, writer)
+  to answer   first step -> the first checked step whose generators meet every convergence target of the
+              verdict (liegan.verdict.target_problems: span similarity, an accepted metric, the declared
+              discrete order beyond chance), checked every --check-every steps
+  rest        the answer -> train() returns (the remaining epochs, final scores, verdict, export)
+The verdict's own end-of-run convergence (which also judges the trend over epochs) is printed beside it.
+Top-quark jets are synthesised once under /tmp/liegan-bench (not part of any clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PHASES = ("imports", "data", "set-up", "to answer", "rest", "total")
+
+
+def process_age() -> float:
+    """Seconds since this process started, from /proc (NaN where /proc is missing)."""
+    try:
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def worker(dataset: str, overrides: dict, check_every: int) -> dict:
+    """One run of `dataset` in this (fresh) process; the phase boundaries in seconds since its start."""
+    start = time.perf_counter() - process_age()
+    clock = lambda: time.perf_counter() - start  # noqa: E731
+    import liegan.trainers.loop as loop
+    from liegan.symmetry import score
+    from liegan.trainers import resolve_config, train
+    from liegan.verdict import primary_score, target_problems
+
+    marks = {"imports": clock()}
+    load = loop.load_dataset
+
+    def timed_load(cfg):
+        marks["data_start"] = clock()
+        try:
+            return load(cfg)
+        finally:
+            marks["data_end"] = clock()
+
+    loop.load_dataset = timed_load  # instrumentation only: the same loader, timed
+
+    def on_step(trainer) -> None:
+        marks.setdefault("first_step", clock())
+        if "answer" in marks or trainer.global_step % check_every:
+            return
+        sym = trainer.data.info.symmetry
+        L = trainer.G.effective().detach().cpu().double().numpy()
+        s = score(L, sym, trainer.G.mask.detach().cpu().numpy(), list(trainer.data.info.feature_names))
+        if sym is not None and not target_problems(s, sym, primary_score(s, sym)[1]):
+            marks.update(answer=clock(), answer_step=trainer.global_step)
+
+    cfg = resolve_config(dataset, overrides=overrides)
+    marks["train_call"] = clock()
+    result = train(cfg, progress=False, on_step=on_step)
+    marks["end"] = clock()
+    marks["converged"] = bool((result.algebra.verdict or {}).get("converged"))
+    marks["epochs"] = int(result.metrics.get("epochs", 0))
+    return marks
+
+
+def phase_row(m: dict) -> dict[str, float]:
+    """Durations of PHASES from a worker's marks (NaN for an answer never reached)."""
+    nan = float("nan")
+    data = m["data_end"] - m["data_start"]
+    answer = m.get("answer", nan)
+    return {
+        "imports": m["imports"],
+        "data": data,
+        "set-up": m["first_step"] - m["train_call"] - data,
+        "to answer": answer - m["first_step"],
+        "rest": m["end"] - answer,
+        "total": m["end"],
+    }
+
+
+def main() -> int:
+    from liegan.cli import Parser
+
+    ap = Parser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", nargs="+", default=["twobody", "rotation7", "topquark"])
+    ap.add_argument("--jets", type=int, default=200_000, help="synthetic training jets for topquark")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--check-every", type=int, default=10, help="steps between checks of the targets")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)  # one dataset's run, in the child process
+    args = ap.parse_args()
+    overrides = dict(item.split("=", 1) for item in args.set) | {"train.seed": str(args.seed)}
+    if args.worker:
+        print(json.dumps(worker(args.worker, json.loads(os.environ["PHASES_OVERRIDES"]), args.check_every)))
+        return 0
+
+    logdir = Path("/tmp/liegan-bench/phase-runs")
+    print(f"{'dataset':10s} " + " ".join(f"{p:>10s}" for p in PHASES) + "  answer at   verdict")
+    for ds in args.datasets:
+        over = overrides | {"run.logdir": str(logdir), "run.name": None}
+        if ds == "topquark":
+            root = Path(f"/tmp/liegan-bench/topquark-synth-{args.jets}")
+            if not (root / "topquark" / "train.h5").exists():
+                from liegan.datasets.topquark_synth import synthesize
+
+                synthesize(root / "topquark", args.jets, seed=0, splits=("train",))
+            over["data.data_dir"] = str(root)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", ds, "--check-every", str(args.check_every)],
+            capture_output=True,
+            text=True,
+            env=os.environ | {"PHASES_OVERRIDES": json.dumps(over)},
+        )
+        if proc.returncode:
+            print(f"{ds:10s} failed: {proc.stderr.strip().splitlines()[-1:]}")
+            continue
+        m = json.loads(proc.stdout.strip().splitlines()[-1])
+        row = phase_row(m)
+        at = f"step {m['answer_step']}" if "answer" in m else "never"
+        print(
+            f"{ds:10s} "
+            + " ".join(f"{row[p]:10.2f}" for p in PHASES)
+            + f"  {at:10s}  {'converged' if m['converged'] else 'NOT converged'} ({m['epochs']} epochs)"
+        )
+    print("seconds; 'to answer' from the first step; NaN: the targets were never met at a checked step")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
