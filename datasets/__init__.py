@@ -17,7 +17,10 @@ __all__ = ["REGISTRY", "Dataset", "DatasetInfo", "DatasetSpec", "check_arrays", 
 
 from liegan.datasets import (  # noqa: E402,F401  (registers)
     custom,
+    images,
     rotation7,  # noqa: E402,F401  (registers itself)
+    rotmnist,
+    threebody,
     topquark,  # noqa: E402,F401  (registers)
     twobody,
 )

@@ -35,6 +35,7 @@ class DatasetInfo:
     symmetry: Symmetry | None = None  # the known symmetry (generators, names, metric, discrete part), if any
     n_classes: int = 0
     source: str = ""  # the file read, or how the data were made
+    action: str = "vector"  # how group elements act (liegan.actions): 'vector', or 'grid' for square images
 
 
 @dataclass

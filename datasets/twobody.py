@@ -155,8 +155,9 @@ def _cache_attrs(seed: int, n_traj: int, split: str, steps: int, dt: float) -> d
             "layout": ",".join(FEATURE_NAMES)}
 
 
-def _read_cache(path: Path, attrs: dict) -> np.ndarray | None:
-    """The cached trajectories, or None (with a warning) when the file is unreadable or does not match."""
+def read_trajectory_cache(path: Path, attrs: dict) -> np.ndarray | None:
+    """The cached trajectories (n_traj, steps, len(layout)), or None (with a warning) when the file is
+    unreadable or does not match ``attrs`` (which name n_traj, steps and the comma-separated layout)."""
     import h5py  # here, not at the top: `liegan --help` imports this module
 
     try:
@@ -167,15 +168,16 @@ def _read_cache(path: Path, attrs: dict) -> np.ndarray | None:
                 if not same:
                     raise ValueError(f"attribute {k!r} is {stored.get(k)!r}, expected {v!r}")
             traj = np.asarray(f["trajectories"][()], dtype=np.float64)
-        if traj.shape != (attrs["n_traj"], attrs["steps"], 8) or not np.isfinite(traj).all():
+        shape = (attrs["n_traj"], attrs["steps"], len(attrs["layout"].split(",")))
+        if traj.shape != shape or not np.isfinite(traj).all():
             raise ValueError(f"trajectories have shape {traj.shape} or non-finite values")
         return traj
     except (OSError, KeyError, ValueError, TypeError) as e:
-        log.warning("%s: cached two-body data unusable (%s); regenerating it", path, e)
+        log.warning("%s: cached trajectories unusable (%s); regenerating them", path, e)
         return None
 
 
-def _write_cache(path: Path, traj: np.ndarray, attrs: dict) -> None:
+def write_trajectory_cache(path: Path, traj: np.ndarray, attrs: dict) -> None:
     import h5py
 
     try:
@@ -184,7 +186,7 @@ def _write_cache(path: Path, traj: np.ndarray, attrs: dict) -> None:
                 f.create_dataset("trajectories", data=traj)
                 f.attrs.update(attrs)
     except OSError as e:
-        log.warning("%s: cannot write the two-body cache (%s); using the data without caching", path, e)
+        log.warning("%s: cannot write the trajectory cache (%s); using the data without caching", path, e)
 
 
 def simulated_trajectories(cfg: DataConfig) -> tuple[np.ndarray, Path]:
@@ -195,10 +197,10 @@ def simulated_trajectories(cfg: DataConfig) -> tuple[np.ndarray, Path]:
     n_traj = N_TRAJ if cfg.n_samples is None else math.ceil(_n_samples(cfg) / (STEPS - 1))
     path = cache_path(cfg, n_traj, split)
     attrs = _cache_attrs(cfg.seed, n_traj, split, STEPS, DT)
-    traj = _read_cache(path, attrs) if path.exists() else None
+    traj = read_trajectory_cache(path, attrs) if path.exists() else None
     if traj is None:
         traj = simulate(n_traj, cfg.seed, split, STEPS, DT)
-        _write_cache(path, traj, attrs)
+        write_trajectory_cache(path, traj, attrs)
     return traj, path
 
 

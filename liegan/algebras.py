@@ -71,7 +71,27 @@ def translations(n: int) -> np.ndarray:
     return np.stack([_unit(n, i, n - 1) for i in range(n - 1)])
 
 
+def aff2() -> np.ndarray:
+    """aff(2), the affine maps of the plane, as 3 x 3 homogeneous matrices (zero last row), in a basis that is
+    orthogonal under the Frobenius product: rotation, isotropic scaling, anisotropic scaling (stretch u,
+    squeeze v), shear, translation along u, translation along v (names: :data:`AFF2_NAMES`)."""
+    rot = _unit(3, 1, 0) - _unit(3, 0, 1)  # [[0, -1, 0], [1, 0, 0], [0, 0, 0]]
+    dil = _unit(3, 0, 0) + _unit(3, 1, 1)
+    stretch = _unit(3, 0, 0) - _unit(3, 1, 1)
+    shear = _unit(3, 0, 1) + _unit(3, 1, 0)
+    return np.stack([rot, dil, stretch, shear, _unit(3, 0, 2), _unit(3, 1, 2)])
+
+
+AFF2_NAMES = ["rotation", "isotropic scaling", "anisotropic scaling", "shear", "translation u", "translation v"]
+
+
 def twobody_so2() -> np.ndarray:
     """The two-body ground truth: the same 2-D rotation [[0, 1], [-1, 0]] on each of the four 2-vectors
     (q1, p1, q2, p2) of the state (q1x, q1y, p1x, p1y, q2x, q2y, p2x, p2y)."""
-    return np.kron(np.eye(4), np.array([[0.0, 1.0], [-1.0, 0.0]]))[None]
+    return nbody_so2(2)
+
+
+def nbody_so2(bodies: int) -> np.ndarray:
+    """so(2) rotating every 2-vector of an n-body state (q1x, q1y, p1x, p1y, ..., qnx, qny, pnx, pny) at once:
+    [[0, 1], [-1, 0]] repeated 2 * bodies times on the diagonal, one generator."""
+    return np.kron(np.eye(2 * bodies), np.array([[0.0, 1.0], [-1.0, 0.0]]))[None]

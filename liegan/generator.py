@@ -12,9 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from liegan.actions import get_action
 from liegan.config import GeneratorConfig
 from liegan.io import InputError
-from liegan.lie import act, exp_map
+from liegan.lie import exp_map
 from liegan.safe_arrays import npz_names, read_npy, read_npz
 
 
@@ -23,8 +24,9 @@ def build_mask(spec: str, n: int, channels: int) -> torch.Tensor:
 
     'none': every entry free.  'blocks:2,2,2,2': block-diagonal with the given block sizes (summing to n).
     'twobody4x4': the paper's larger two-body space, coupling (q1, q2) and (p1, p2) in the per-body layout
-    (q1x, q1y, p1x, p1y, q2x, q2y, p2x, p2y).  Anything else is a path to a .npy/.npz file holding an
-    (n, n) or (c, n, n) array (key 'mask' in a .npz).
+    (q1x, q1y, p1x, p1y, q2x, q2y, p2x, p2y).  'affine': aff(2) in homogeneous coordinates (n = 3, last row
+    zero: linear maps of the plane and translations, as the grid action expects).  Anything else is a path
+    to a .npy/.npz file holding an (n, n) or (c, n, n) array (key 'mask' in a .npz).
     """
     if spec == "none":
         M = np.ones((n, n))
@@ -46,11 +48,16 @@ def build_mask(spec: str, n: int, channels: int) -> torch.Tensor:
         M = np.zeros((n, n))
         for group in ([0, 1, 4, 5], [2, 3, 6, 7]):  # positions of both bodies, momenta of both bodies
             M[np.ix_(group, group)] = 1.0
+    elif spec == "affine":
+        if n != 3:
+            raise InputError(f"mask 'affine' needs 3 x 3 homogeneous generators, the data have n = {n}")
+        M = np.ones((n, n))
+        M[2, :] = 0.0  # exp of a matrix with a zero last row keeps the homogeneous coordinate at 1
     else:
         path = Path(spec)
         if not path.exists():
             raise InputError(f"{path}: mask file not found "
-                             "(or an unknown mask spec: use 'none', 'blocks:...', 'twobody4x4' or a file)")
+                             "(or an unknown mask spec: use 'none', 'blocks:...', 'twobody4x4', 'affine' or a file)")
         if path.suffix.lower() == ".npz":
             M = read_npz(path, ("mask",)).get("mask")
             if M is None:
@@ -113,10 +120,19 @@ class Coefficients(nn.Module):
 
 
 class LieGenerator(nn.Module):
-    """c channels of n x n generators; ``forward`` transforms a batch with freshly sampled group elements."""
+    """c channels of n x n generators; ``forward`` transforms a batch with freshly sampled group elements.
 
-    def __init__(self, n: int, cfg: GeneratorConfig):
+    ``action`` names how g acts on the data (:mod:`liegan.actions`): 'vector' (x (b, k, n)) or 'grid'
+    (square images (b, C, H, H), n = 3).
+    """
+
+    def __init__(self, n: int, cfg: GeneratorConfig, action: str = "vector"):
         super().__init__()
+        try:
+            self.act = get_action(action)
+        except ValueError as e:
+            raise InputError(str(e)) from None
+        self.action = action
         c = cfg.channels
         if c < 1:
             raise InputError(f"channels must be >= 1, got {c}")
@@ -148,7 +164,8 @@ class LieGenerator(nn.Module):
         return exp_map(z, self.effective()), z
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None, y_is_vector: bool):
-        """Transform x (b, k, n), and y when it is a vector of the same space.  Returns (gx, gy, z)."""
+        """Transform x (b, k, n) or images (b, C, H, H), and y when it lives in the same space (a vector, an
+        image).  Returns (gx, gy, z)."""
         g, z = self.sample(x.shape[0])
-        gy = act(g, y) if (y is not None and y_is_vector) else y
-        return act(g, x), gy, z
+        gy = self.act(g, y) if (y is not None and y_is_vector) else y
+        return self.act(g, x), gy, z

@@ -81,9 +81,24 @@ def channel_orthogonality(L: torch.Tensor, form: str = "frobenius") -> torch.Ten
     return G[iu[0], iu[1]].abs().sum()
 
 
-def identity_cosine(gx: torch.Tensor, x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Mean over batch and components of cos(gx, x), cosine over the feature axis (signed, so that means
-    of equal-sized shards average to the mean of the whole batch)."""
+IDENTITY_SPACES = ("data", "fourier")
+
+
+def identity_cosine(gx: torch.Tensor, x: torch.Tensor, eps: float = 1e-8, space: str = "data") -> torch.Tensor:
+    """Mean over batch and components of cos(gx, x), the cosine taken over each component's features: the n
+    coordinates of a vector (x: (b, k, n)) or the pixels of an image channel (x: (b, C, H, W)).  Signed, so
+    that means of equal-sized shards average to the mean of the whole batch.
+
+    space 'fourier' (images only) compares |FFT2| of the images instead of their pixels: blind to
+    translations, which change only the transforms' phases.
+    """
+    if space == "fourier":
+        if x.ndim != 4:
+            raise ValueError(f"the Fourier identity cosine needs images (b, C, H, W), got {tuple(x.shape)}")
+        gx, x = torch.fft.rfft2(gx).abs(), torch.fft.rfft2(x).abs()
+    elif space != "data":
+        raise ValueError(f"unknown identity space {space!r} (use one of {list(IDENTITY_SPACES)})")
+    gx, x = gx.flatten(2), x.flatten(2)
     return ((gx * x).sum(-1) / (gx.norm(dim=-1) * x.norm(dim=-1) + eps)).mean()
 
 

@@ -40,7 +40,7 @@ from threadpoolctl import threadpool_limits
 from liegan.algebra import Algebra
 from liegan.config import TrainCommandConfig
 from liegan.datasets import Dataset, load_dataset
-from liegan.discriminator import Discriminator
+from liegan.discriminator import build_discriminator
 from liegan.generator import LieGenerator
 from liegan.io import InputError, TrainingError
 from liegan.lie import channel_orthogonality, identity_cosine
@@ -129,10 +129,10 @@ class Trainer:
         self.data_digest = data_digest(data.x, data.y)  # what a resume must find again
         self.x = data.x.to(device)
         self.y = data.y.to(device) if (data.y is not None and info.y_kind != "none") else None
-        self.G = LieGenerator(info.n_dim, cfg.generator).to(device)
+        self.G = LieGenerator(info.n_dim, cfg.generator, action=info.action).to(device)
         y_shape = tuple(self.y.shape[1:]) if self.y is not None else ()
-        self.D = Discriminator(tuple(self.x.shape[1:]), info.y_kind if self.y is not None else "none", y_shape,
-                               info.n_classes, cfg.discriminator).to(device)
+        self.D = build_discriminator(info.action, tuple(self.x.shape[1:]), info.y_kind if self.y is not None
+                                     else "none", y_shape, info.n_classes, cfg.discriminator).to(device)
         # The modules the steps call: DistributedDataParallel wrappers under torchrun, G and D themselves alone.
         self.G_step = distributed.wrap(self.G, self.ctx, device)
         self.D_step = distributed.wrap(self.D, self.ctx, device)
@@ -144,12 +144,16 @@ class Trainer:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=tuple(t.betas_d), fused=fused)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.n_batches = (len(data) + t.batch_size - 1) // t.batch_size  # steps per epoch
+        if t.identity_space == "fourier" and self.x.ndim != 4:
+            raise InputError("train.identity_space 'fourier' compares images' Fourier transforms: these data are "
+                             "not images (use 'data')")
         self.perm: torch.Tensor | None = None
         self.recoveries = 0  # fault recoveries so far (each halved the learning rates)
         # this epoch's per-step statistics summed on the device (no host sync per step); checkpointed, so a
         # resumed epoch reports the means an uninterrupted one would
         self.sums: dict[str, torch.Tensor] = {}
         self.last_z: torch.Tensor | None = None  # the latest step's coefficients (for the histogram)
+        self.last_pair: tuple[torch.Tensor, torch.Tensor] | None = None  # its (x, gx)
 
     # ---------------------------------------------------------------------------------------------- steps
     def generator_step(self, x: torch.Tensor, y: torch.Tensor | None):
@@ -159,7 +163,7 @@ class Trainer:
         logits = self.D(gx, gy)  # the bare D: nothing of D is updated (or all-reduced) in this step
         adv = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
         L = self.G.effective()  # L's gradient from these terms joins the adversarial one before DDP's hook fires
-        r_id = self.ctx.mean(identity_cosine(gx, x)).abs()  # of the global batch, not of this rank's shard
+        r_id = self.ctx.mean(identity_cosine(gx, x, space=t.identity_space)).abs()  # of the global batch
         r_ch = channel_orthogonality(L, t.orth_form)
         r_norm = L.abs().pow(t.reg_p).sum().pow(1.0 / t.reg_p)
         lambda_id = t.lambda_id_at(self.progress())  # t.lambda_id unless scheduled
@@ -197,6 +201,7 @@ class Trainer:
         x, y = self.batch()
         self.set_learning_rates()
         g_stats, gx, gy, self.last_z = self.generator_step(x, y)
+        self.last_pair = (x, gx)  # what TensorBoard shows of images: real samples beside transformed ones
         return g_stats | self.discriminator_step(x, y, gx, gy)
 
     def commit(self, stats: dict[str, torch.Tensor]) -> None:
@@ -437,6 +442,8 @@ class Session:
         if w.enabled and w.due(t.global_step):
             L = t.G.effective().detach().cpu().numpy()
             w.point(t.global_step, self._scalars(L), L, t.last_z)
+            if t.last_pair is not None:
+                w.samples(*t.last_pair, t.global_step)
 
     def _scalars(self, L) -> dict[str, float]:
         return scalar_items(self.scorer(L, epoch_end=False)) | {"time/elapsed_s": time.perf_counter() - self.start}

@@ -16,6 +16,8 @@ end.  The final values go to the HParams dashboard (as the last value of each Su
 text table, never as one-point charts.  A custom-scalars layout overlays the per-generator shares and the two
 losses in one chart each.  A disabled writer (non-zero ranks in distributed runs) accepts every call and
 writes nothing.
+For images (the grid action) also a strip of real samples above the same samples transformed, and each
+generator drawn as a vector field on the image grid (generators/field_<i>).
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from liegan.actions import grid_flow
 from liegan.datasets.base import DatasetInfo
 from liegan.io import jsonable
 
 POINTS = 100  # scalar points per run when the cadence is automatic
 IMAGE_EVERY = 10  # scalar points between two images (TensorBoard keeps 10 per tag unless told otherwise)
 SUMMARY = "Summary"
+N_SAMPLES = 8  # images per row of the real / transformed strip (grid action)
+ARROWS = 11  # arrows per side of a generator's vector field (grid action)
 
 # stats/score key -> tag; the first pattern that matches wins
 _TAGS = [
@@ -198,6 +203,37 @@ def matrix_table(M: np.ndarray, names: list[str]) -> str:
     return head + rows
 
 
+def sample_strip(x: torch.Tensor, gx: torch.Tensor, n: int = N_SAMPLES) -> np.ndarray:
+    """Real images x (b, C, H, W) in the top row, the same images transformed (gx) below: (2H, nW, 3) RGB,
+    grey from the first channel unless there are three, both rows on one intensity scale."""
+    rows = []
+    for batch in (x[:n], gx[:n]):
+        imgs = batch.detach().float().cpu()
+        imgs = imgs[:, :3] if imgs.shape[1] == 3 else imgs[:, :1].expand(-1, 3, -1, -1)
+        rows.append(torch.cat(list(imgs), dim=2))  # (3, H, nW)
+    strip = torch.cat(rows, dim=1).permute(1, 2, 0).numpy()
+    lo, hi = float(strip.min()), float(strip.max())
+    return ((strip - lo) / (hi - lo) if hi > lo else np.zeros_like(strip)).astype(np.float32)
+
+
+def vector_field(L: np.ndarray, size: int = 28) -> np.ndarray:
+    """(H, W, 3) RGB picture of how image content moves under exp(tL), t > 0 (liegan.actions.grid_flow), on
+    the normalised square [-1, 1]^2 with v pointing down as in the images."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    flow = grid_flow(L, ARROWS).numpy()
+    t = np.linspace(-1.0, 1.0, ARROWS)
+    fig = Figure(figsize=(3, 3), dpi=80)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.quiver(t[None, :].repeat(ARROWS, 0), t[:, None].repeat(ARROWS, 1), flow[..., 0], flow[..., 1],
+              angles="xy", pivot="mid", color="tab:blue")
+    ax.set(xlim=(-1.15, 1.15), ylim=(1.15, -1.15), aspect="equal", xticks=[], yticks=[])
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return (np.asarray(canvas.buffer_rgba())[..., :3] / 255.0).astype(np.float32)
+
+
 class RunWriter:
     """info: the dataset's DatasetInfo (feature names, known symmetry); every: steps between scalar points."""
 
@@ -208,6 +244,7 @@ class RunWriter:
         self.imaged_at: int | None = None  # the step of the latest images
         self.window: dict[str, torch.Tensor] = {}  # per-step statistics summed since the last point
         self.window_steps = 0
+        self.grid = info.action == "grid"  # images: sample strips and vector fields too
         self.tb = None
         if enabled and run_dir is not None:
             from torch.utils.tensorboard import SummaryWriter
@@ -260,6 +297,11 @@ class RunWriter:
             self.images(L, z, step)
         self.points += 1
 
+    def samples(self, x: torch.Tensor, gx: torch.Tensor, step: int) -> None:
+        """Images only: real samples beside the generator's transformations of them, with the other images."""
+        if self.tb and self.grid and self.imaged_at == step:
+            self.tb.add_image("samples/real_top_transformed_bottom", sample_strip(x, gx), step, dataformats="HWC")
+
     def last(self, step: int, scores: dict[str, float], L: np.ndarray, z: torch.Tensor | None) -> None:
         """At the end of a run (or a signal): the point and images of ``step`` unless already written."""
         if self.window_steps:
@@ -280,6 +322,9 @@ class RunWriter:
         title = f"{self.info.name}: learned generators at step {step}"
         image = generator_figure(L, self.names, title, labels)
         self.tb.add_image("generators/all_channels", image, step, dataformats="HWC")
+        if self.grid:
+            for i, M in enumerate(L):
+                self.tb.add_image(f"generators/field_{i}", vector_field(M), step, dataformats="HWC")
         tables = "\n\n".join(f"**L{i}**\n\n" + matrix_table(M, self.names) for i, M in enumerate(L))
         self.tb.add_text("generators/matrices", tables, step)
         if z is not None:

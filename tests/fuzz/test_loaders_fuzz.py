@@ -10,6 +10,7 @@ and prints the total.
 from __future__ import annotations
 
 import functools
+import gzip
 import io
 import json
 import math
@@ -222,6 +223,12 @@ def _seed_files() -> dict[str, bytes]:
         f.create_dataset("x", data=x)
         f.create_dataset("y", data=y)
     out["h5"] = (d / "c.h5").read_bytes()
+    digits = rng.integers(0, 256, (3, 6, 6)).astype(np.uint8)
+    idx = bytes([0, 0, 8, 3]) + b"".join(int(k).to_bytes(4, "big") for k in digits.shape) + digits.tobytes()
+    out["idx"], out["idx_gz"] = idx, gzip.compress(idx)
+    buf = io.BytesIO()
+    np.savez(buf, x=digits, y=np.arange(3))
+    out["images_npz"] = buf.getvalue()
     write_split(d / "train.h5", 20, seed=0)
     out["topquark"] = (d / "train.h5").read_bytes()
     alg = Algebra(algebras.so(3), dataset="fuzz")
@@ -258,6 +265,20 @@ def _custom(path: Path):
 
 def _topquark(root: Path):
     return load_dataset(DataConfig(dataset="topquark", data_dir=str(root)))
+
+
+def _digits(path: Path):
+    return load_dataset(DataConfig(dataset="rotmnist", data_file=str(path)))
+
+
+def _images(path: Path):
+    return load_dataset(DataConfig(dataset="images", data_file=str(path)))
+
+
+def _check_images(ds) -> None:
+    """An accepted image file must give float32, finite, square (N, C, H, H) images for the grid action."""
+    assert ds.x.dtype == torch.float32 and ds.x.ndim == 4 and ds.x.shape[0] > 0
+    assert ds.x.shape[-1] == ds.x.shape[-2] >= 2 and torch.isfinite(ds.x).all() and ds.info.action == "grid"
 
 
 def _check_dataset(ds, n_dim: int | None = None) -> None:
@@ -409,6 +430,57 @@ def test_custom_h5_wrong_dtypes_and_shapes(fuzz_stats, tmp_path, dtype, shape, c
     if not isinstance(out, InputError):
         assert not chunked_huge
         _check_dataset(out)
+
+
+# ============================================================================ digits (IDX) and images
+
+@fuzz_settings(150)
+@given(data=st.data(), which=st.sampled_from(["idx", "idx_gz"]))
+def test_idx_images_mutated(fuzz_stats, seeds, tmp_path, data, which):
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(data.draw(mutated(seeds[which])))
+    out = attempt(fuzz_stats, lambda: _digits(path), path)
+    if not isinstance(out, InputError):
+        _check_images(out)
+
+
+@fuzz_settings(100)
+@given(code=st.integers(0, 255), ndim=st.integers(0, 5),
+       dims=st.lists(st.one_of(st.integers(0, 8), st.integers(2**20, 2**32 - 1)), min_size=5, max_size=5),
+       n_data=st.integers(0, 300))
+def test_idx_forged_headers(fuzz_stats, tmp_path, code, ndim, dims, n_data):
+    """Any type code, rank and declared size, with any amount of data behind it."""
+    path = tmp_path / "forged-images-idx3-ubyte"
+    head = bytes([0, 0, code, ndim]) + b"".join(d.to_bytes(4, "big") for d in dims[:ndim])
+    path.write_bytes(head + bytes(n_data))
+    out = attempt(fuzz_stats, lambda: _digits(path), path)
+    if not isinstance(out, InputError):
+        _check_images(out)
+
+
+@fuzz_settings(100)
+@given(data=st.data())
+def test_images_npz_mutated(fuzz_stats, seeds, tmp_path, data):
+    path = tmp_path / "im.npz"
+    path.write_bytes(data.draw(mutated(seeds["images_npz"])))
+    out = attempt(fuzz_stats, lambda: _images(path), path)
+    if not isinstance(out, InputError):
+        _check_images(out)
+
+
+@fuzz_settings(60)
+@given(dtype=st.sampled_from(ODD_DTYPES), shape=st.lists(st.integers(0, 6), max_size=5).map(tuple),
+       y_dtype=st.sampled_from([None, "i8", "f8", "O", "U2", "bool"]))
+def test_images_npz_wrong_dtypes_and_shapes(fuzz_stats, tmp_path, dtype, shape, y_dtype):
+    arrays = {"x": np.zeros(shape, dtype=dtype)}
+    if y_dtype is not None:
+        arrays["y"] = np.zeros(shape[:1], dtype=y_dtype)
+    path = tmp_path / "w.npz"
+    np.savez(path, **arrays)
+    out = attempt(fuzz_stats, lambda: _images(path), path)
+    if not isinstance(out, InputError):
+        assert np.dtype(dtype).kind in "fiu"
+        _check_images(out)
 
 
 # ========================================================================================= top quark

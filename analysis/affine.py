@@ -1,0 +1,51 @@
+"""An affine generator (3 x 3 homogeneous, zero last row) named by its parts: rotation, isotropic and
+anisotropic scaling, shear, translations.
+
+The parts are the coordinates of L in the Frobenius-orthogonal basis :func:`liegan.algebras.aff2`, so each
+part's share |<L, B_i>| / (||L|| ||B_i||) is the |cos| of L with that basis element and the squared shares add
+up to 1.  The rotation share is therefore the |cos| with the rotation of aff(2).  How far a part reaches
+follows from the coefficient spread: with z ~ N(0, sigma^2), the rotation turns images by sigma |a_rot|
+radians (one standard deviation), a_rot the rotation coordinate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from liegan.algebras import AFF2_NAMES, aff2
+
+DOMINANT = 0.95  # a part with at least this share names the generator alone ("a rotation")
+MINOR = 0.2  # parts below this share are not mentioned in words
+
+
+def affine_parts(L) -> dict[str, dict[str, float]]:
+    """{part name: {'coefficient': a_i, 'share': |cos(L, B_i)|}} for a 3 x 3 generator L with a zero last row."""
+    L = np.asarray(L, dtype=np.float64)
+    if L.shape != (3, 3):
+        raise ValueError(f"an affine generator is 3 x 3, got shape {L.shape}")
+    B = aff2()
+    norms = np.linalg.norm(B, axis=(1, 2))
+    dots = np.einsum("aij,ij->a", B, L)
+    size = np.linalg.norm(L)
+    return {
+        name: {"coefficient": float(d / n**2), "share": float(abs(d) / (n * size)) if size > 0 else 0.0}
+        for name, d, n in zip(AFF2_NAMES, dots, norms, strict=True)
+    }
+
+
+def describe_affine(L, sigma: float | None = None) -> str:
+    """The generator in words, e.g. 'a rotation (share 0.99; turns images by 25 degrees at one sigma)' or
+    'mostly shear (0.80) with rotation (0.55)'.  Shares are |cos| with each part of aff(2)."""
+    parts = affine_parts(L)
+    if np.linalg.norm(np.asarray(L)) == 0:
+        return "the zero generator (no transformation)"
+    ranked = sorted(parts.items(), key=lambda kv: -kv[1]["share"])
+    (top, info), rest = ranked[0], ranked[1:]
+    reach = ""
+    if top == "rotation" and sigma:
+        reach = f"; turns images by {np.degrees(abs(info['coefficient']) * sigma):.0f} degrees at one sigma"
+    if info["share"] >= DOMINANT:
+        return f"a {top} (share {info['share']:.2f}{reach})"
+    others = [f"{name} ({p['share']:.2f})" for name, p in rest if p["share"] >= MINOR]
+    text = f"mostly {top} ({info['share']:.2f}{reach})"
+    return text + (f" with {', '.join(others)}" if others else "") + "; no single affine part"
