@@ -33,12 +33,29 @@ def affine_parts(L) -> dict[str, dict[str, float]]:
     }
 
 
-def describe_affine(L, sigma: float | None = None) -> str:
-    """The generator in words, e.g. 'a rotation (share 0.99; turns images by 25 degrees at one sigma)' or
-    'mostly shear (0.80) with rotation (0.55)'.  Shares are |cos| with each part of aff(2)."""
+def reach_pixels(L, sigma: float, size: int) -> float:
+    """How far exp(z L) moves the farthest pixel of a size x size image at |z| = sigma, to first order, in
+    pixels: sigma * max over the grid's corners of |L p| times (size - 1) / 2 pixels per normalised unit."""
+    L = np.asarray(L, dtype=np.float64)
+    corners = np.array([[u, v, 1.0] for u in (-1.0, 1.0) for v in (-1.0, 1.0)])
+    return float(sigma * np.linalg.norm(corners @ L[:2].T, axis=1).max() * (size - 1) / 2)
+
+
+def describe_affine(L, sigma: float | None = None, size: int | None = None) -> str:
+    """The generator in words, e.g. 'a rotation (share 0.99; turns images by 25 degrees at one sigma)'.
+
+    Shares are |cos| with each part of aff(2).  A slant (a simple shear u += s v, as handwriting leans) is
+    rotation and shear in equal parts, and is named as such.  With ``sigma`` and ``size`` (the image's side), a
+    generator that moves no pixel by half a pixel at one sigma is reported as having collapsed to the
+    identity: its direction is then noise, and nothing is claimed."""
     parts = affine_parts(L)
     if np.linalg.norm(np.asarray(L)) == 0:
         return "the zero generator (no transformation)"
+    if sigma and size and reach_pixels(L, sigma, size) < 0.5:
+        return (
+            f"collapsed to the identity: it moves pixels by {reach_pixels(L, sigma, size):.2f} px at one "
+            "sigma, so no transformation went unnoticed by the discriminator"
+        )
     ranked = sorted(parts.items(), key=lambda kv: -kv[1]["share"])
     (top, info), rest = ranked[0], ranked[1:]
     reach = ""
@@ -46,6 +63,9 @@ def describe_affine(L, sigma: float | None = None) -> str:
         reach = f"; turns images by {np.degrees(abs(info['coefficient']) * sigma):.0f} degrees at one sigma"
     if info["share"] >= DOMINANT:
         return f"a {top} (share {info['share']:.2f}{reach})"
+    rot, shear = parts["rotation"]["share"], parts["shear"]["share"]
+    if min(rot, shear) >= 0.6 and rot**2 + shear**2 >= DOMINANT**2:
+        return f"a slant, a simple shear (rotation {rot:.2f} and shear {shear:.2f} in equal parts); not a rotation"
     others = [f"{name} ({p['share']:.2f})" for name, p in rest if p["share"] >= MINOR]
     text = f"mostly {top} ({info['share']:.2f}{reach})"
     return text + (f" with {', '.join(others)}" if others else "") + "; no single affine part"

@@ -19,6 +19,8 @@ import numpy as np
 from liegan.analysis.affine import affine_parts, describe_affine
 from liegan.trainers import resolve_config, train
 
+DIGIT_SIZE = 28  # pixels per side of the digits (built-in, and MNIST's own files)
+
 
 def run(dataset: str, preset: str, seed: int, overrides: dict, logdir: str) -> dict:
     cfg = resolve_config(
@@ -36,7 +38,7 @@ def run(dataset: str, preset: str, seed: int, overrides: dict, logdir: str) -> d
         "epochs": cfg.train.epochs,
         "rotation_share": affine_parts(L)["rotation"]["share"],
         "norm": float(np.linalg.norm(L)),
-        "words": describe_affine(L, cfg.generator.sigma),
+        "words": describe_affine(L, cfg.generator.sigma, DIGIT_SIZE),
         "real_prob": last["disc/real_prob"],
         "fake_prob": last["disc/fake_prob"],
     }

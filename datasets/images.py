@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from liegan.actions import GRID_DIM, GRID_FEATURES
+from liegan.algebras import AFF2_FEATURES
 from liegan.config import DataConfig
 from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, check_arrays, register
 from liegan.datasets.custom import read_arrays
@@ -69,10 +69,10 @@ def image_dataset(
     images = (flat / scale if scale > 0 else flat).reshape(N, C, H, W)
     info = DatasetInfo(
         name=name,
-        n_dim=GRID_DIM,
+        n_dim=len(AFF2_FEATURES),
         n_components=C,
         y_kind=y_kind,
-        feature_names=list(GRID_FEATURES),
+        feature_names=list(AFF2_FEATURES),
         symmetry=symmetry,
         symmetry_name=symmetry_name,
         n_classes=int(yt.max()) + 1 if y_kind == "class" else 0,

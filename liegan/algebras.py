@@ -83,6 +83,7 @@ def aff2() -> np.ndarray:
 
 
 AFF2_NAMES = ["rotation", "isotropic scaling", "anisotropic scaling", "shear", "translation u", "translation v"]
+AFF2_FEATURES = ["u", "v", "1"]  # rows/columns of a homogeneous generator: the plane's (u, v) and the 1
 
 
 def twobody_so2() -> np.ndarray:

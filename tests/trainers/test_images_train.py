@@ -11,20 +11,19 @@ from liegan.trainers import resolve_config, train
 
 
 def cfg_for(dataset, tmp_path, name, preset="default", **overrides):
-    base = {"run.logdir": str(tmp_path), "run.name": name, "data.data_dir": str(tmp_path / "data")}
+    base = {"run.logdir": str(tmp_path), "run.name": name}
     return resolve_config(dataset, preset, overrides={**base, **overrides})
 
 
 @pytest.mark.slow
 def test_rotated_digits_give_the_rotation(tmp_path):
-    """4 epochs on the first 2,000 rotated digits (measured: rotation share 0.98)."""
-    result = train(cfg_for("rotmnist", tmp_path, "rot", **{"data.n_samples": 2000, "train.epochs": 4}),
-                   progress=False)
+    """Half the default run: 4 epochs on the 5,000 built-in digits (measured: rotation share 0.99)."""
+    result = train(cfg_for("rotmnist", tmp_path, "rot", **{"train.epochs": 4}), progress=False)
     L = load_algebra(tmp_path / "rot").generators
     assert L.shape == (1, 3, 3) and (L[0, 2] == 0).all(), "stored as a 3 x 3 homogeneous matrix"
     share = affine_parts(L[0])["rotation"]["share"]
     assert share == pytest.approx(result.metrics["similarity_to_truth"])
-    assert share >= 0.9, describe_affine(L[0])
+    assert share >= 0.95, describe_affine(L[0])
     events = EventAccumulator(str(tmp_path / "rot"), size_guidance={"images": 0})
     events.Reload()
     tags = events.Tags()["images"]
@@ -33,7 +32,8 @@ def test_rotated_digits_give_the_rotation(tmp_path):
 
 @pytest.mark.slow
 def test_three_bodies_give_so2_on_every_2_vector(tmp_path):
-    result = train(cfg_for("threebody", tmp_path, "tb", **{"data.n_samples": 4000, "train.epochs": 4}),
+    result = train(cfg_for("threebody", tmp_path, "tb", **{"data.n_samples": 4000, "train.epochs": 4,
+                                                           "data.data_dir": str(tmp_path / "data")}),
                    progress=False)
     assert result.metrics["so2_span_similarity"] >= 0.99, result.metrics
 
