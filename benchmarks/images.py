@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from liegan.analysis.affine import affine_parts, describe_affine
+from liegan.affine import affine_parts, describe_affine
 from liegan.trainers import resolve_config, train
 
 DIGIT_SIZE = 28  # pixels per side of the digits (built-in, and MNIST's own files)

@@ -20,6 +20,7 @@ from liegan.config import DataConfig
 from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, check_arrays, register
 from liegan.datasets.custom import read_arrays
 from liegan.io import InputError
+from liegan.symmetry import Symmetry
 
 IMAGE_Y_KINDS = ("class", "scalar", "none")
 
@@ -47,8 +48,7 @@ def image_dataset(
     y_kind: str,
     src: str,
     name: str,
-    symmetry: np.ndarray | None = None,
-    symmetry_name: str | None = None,
+    symmetry: Symmetry | None = None,
 ) -> Dataset:
     """Validate images x (N, H, W) or (N, C, H, W) and their y, and wrap them for the grid action."""
     x = np.asarray(x)
@@ -74,7 +74,6 @@ def image_dataset(
         y_kind=y_kind,
         feature_names=list(AFF2_FEATURES),
         symmetry=symmetry,
-        symmetry_name=symmetry_name,
         n_classes=int(yt.max()) + 1 if y_kind == "class" else 0,
         source=src,
         action="grid",

@@ -41,6 +41,7 @@ from liegan.datasets.custom import H5_SUFFIXES, NPZ_SUFFIXES, read_arrays
 from liegan.datasets.images import first_n, image_dataset, image_y_kind
 from liegan.io import InputError
 from liegan.safe_arrays import max_array_bytes
+from liegan.symmetry import Symmetry
 
 if TYPE_CHECKING:
     import torch
@@ -52,6 +53,9 @@ SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 # IDX type codes -> numpy dtypes (big-endian, as the format stores them)
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 ROTATION = aff2()[:1]  # (1, 3, 3)
+# A further small rotation leaves the distribution of angles nearly uniform over [-45, 45] degrees
+SYMMETRY = Symmetry("so(2) in aff(2)", ROTATION, ["rotation"],
+                    description="a rotation of the image about its centre")
 
 
 # -------------------------------------------------------------------------------------------- IDX files
@@ -247,8 +251,7 @@ def _load(cfg: DataConfig, rotated: bool) -> Dataset:
         kind,
         f"{src}, {how}",
         name=name,
-        symmetry=ROTATION if rotated else None,
-        symmetry_name="so(2) in aff(2)" if rotated else None,
+        symmetry=SYMMETRY if rotated else None,
     )
     if rotated:
         data.x = rotate(data.x, degrees[: len(data)]).contiguous()

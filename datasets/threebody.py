@@ -32,6 +32,7 @@ from liegan.config import DataConfig
 from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, check_arrays, data_root, register
 from liegan.datasets.twobody import make_pairs, read_trajectory_cache, write_trajectory_cache
 from liegan.io import InputError
+from liegan.symmetry import Symmetry
 
 BODIES = 3
 FEATURE_NAMES = [f"{v}{i}{c}" for i in range(1, BODIES + 1) for v in ("q", "p") for c in ("x", "y")]
@@ -48,6 +49,9 @@ N_TRAJ = 1000  # default number of trajectories: 19,000 training pairs
 BLOCK = 1000  # draws per random stream
 SIM_VERSION = 1  # bump when the simulator changes, so old cache files are not reused
 SPLITS = {"train": 0, "test": 1}
+# One rotation of the six 2-vectors together (angular momentum conservation's symmetry)
+SYMMETRY = Symmetry("so(2)", nbody_so2(BODIES), ["R"],
+                    description="one rotation of the 2-vectors (q1, p1, q2, p2, q3, p3) together")
 
 # Yoshida (1990): a symmetric composition of three leapfrog steps with these weights is fourth order
 _W1 = 1.0 / (2.0 - 2.0 ** (1.0 / 3.0))
@@ -234,8 +238,7 @@ def load(cfg: DataConfig) -> Dataset:
         n_components=1,
         y_kind="vector",
         feature_names=list(FEATURE_NAMES),
-        symmetry=nbody_so2(BODIES),
-        symmetry_name="so(2)",
+        symmetry=SYMMETRY,
         source=source,
     )
     return Dataset(x=xt, y=yt, info=info)

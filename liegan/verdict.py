@@ -20,6 +20,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from liegan.affine import describe_affine
+from liegan.algebras import AFF2_FEATURES
+
 SPAN_OK = 0.99
 METRIC_COS_OK = 0.99
 TREND_TOL = 0.01
@@ -64,7 +67,10 @@ def _finite(v) -> float | None:
 
 
 def describe_channel(L: np.ndarray, names: list[str]) -> str:
-    """One generator in feature names: a dilation, a rotation of feature planes, or a symmetric mixing."""
+    """One generator in feature names: a dilation, a rotation of feature planes, or a symmetric mixing; an
+    affine generator of the image grid (features u, v, 1) by its parts (:func:`liegan.affine.describe_affine`)."""
+    if list(names) == AFF2_FEATURES:
+        return describe_affine(L)
     n = L.shape[-1]
     nrm = float(np.linalg.norm(L))
     if nrm == 0:

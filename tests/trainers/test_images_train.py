@@ -6,7 +6,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from liegan import load_algebra
-from liegan.analysis.affine import affine_parts, describe_affine
+from liegan.affine import affine_parts, describe_affine
 from liegan.trainers import resolve_config, train
 
 

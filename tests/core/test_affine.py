@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from liegan.affine import affine_parts, describe_affine
 from liegan.algebras import aff2
-from liegan.analysis.affine import affine_parts, describe_affine
 
 A = aff2()
 
