@@ -29,7 +29,8 @@ TREND_TOL = 0.01
 STEADY = 0.999
 ORDER_CHANCE_OK = 0.05
 AXIS_OK = 0.1  # rad
-TREND_EPOCHS = 5  # the last epochs the trend is judged over
+TREND_EPOCHS = 3  # the last epochs the trend is judged over (a 5-epoch run: epochs 3-5)
+KEPT_EPOCHS = 5  # the trend stored with the verdict
 
 
 @dataclass
@@ -248,6 +249,14 @@ def make_verdict(
     if advice:
         lines.append("What to try: " + "; ".join(advice) + ".")
     return Verdict(
-        " ".join(lines), ok, lines, advice, name, value, trend[-TREND_EPOCHS:], best["name"] if best else None, kind,
+        " ".join(lines),
+        ok,
+        lines,
+        advice,
+        name,
+        value,
+        trend[-KEPT_EPOCHS:],
+        best["name"] if best else None,
+        kind,
         context,
     )
