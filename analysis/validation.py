@@ -204,8 +204,8 @@ def validate_run(
     """:func:`validate` on the run's own data, rebuilt from algebra.json's data config (as ``liegan bridge``
     does); samples are drawn afresh from the whole set, which for built-in datasets includes the training
     samples (the classifier never saw them, the generator did)."""
-    from liegan.bridge.run import data_config_for
     from liegan.datasets import load_dataset
+    from liegan.trainers.bridge import data_config_for
 
     ds = load_dataset(data_config_for(algebra, src))
     y = None if ds.y is None else ds.y.numpy()
