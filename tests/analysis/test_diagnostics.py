@@ -105,3 +105,17 @@ def test_gl_does_not_win_by_containing_everything():
 def test_form_signature_of_abelian_algebra_is_zero():
     L = np.stack([np.diag([1.0, -1, 0, 0]), np.diag([0.0, 0, 1, -1])])
     assert form_signature(killing_form(L)) == (0, 0, 2)
+
+
+@pytest.mark.parametrize(("name", "expected"), [("two_commuting_rotations", (0, 0, 2)), ("so3", (0, 3, 0)),
+                                                ("so13", (3, 3, 0))])
+def test_killing_signature_is_judged_against_the_algebras_noise(name, expected):
+    """With 1e-3 noise an abelian algebra's Killing form is O(1e-6), not zero: a 1e-6-relative cut called
+    two commuting rotations (1, 0, 1); the noise-level cut keeps (0, 0, 2) and the semisimple signatures."""
+    two = np.zeros((2, 4, 4))
+    two[0, 0, 1], two[0, 1, 0], two[1, 2, 3], two[1, 3, 2] = 1, -1, 1, -1
+    L = {"two_commuting_rotations": two, "so3": so(3), "so13": so13()}[name]
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        d = diagnose(L + 1e-3 * rng.standard_normal(L.shape))
+        assert d.killing_signature == expected, (name, d.killing_signature, d.noise)

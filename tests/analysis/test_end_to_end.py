@@ -66,3 +66,16 @@ def test_liegan_analyze_on_a_real_rotation7_run_finds_c7_about_x3(tmp_path):
     result = json.loads((run / "analysis.json").read_text())
     assert result["discrete_order"] == 7, result
     assert "order 7" in proc.stdout and "about x3" in proc.stdout, proc.stdout
+
+
+@pytest.mark.slow
+def test_train_and_analyze_verdicts_agree_on_a_real_twobody_run(twobody_run):
+    """The verdict stored by `liegan train` and the one `liegan analyze` writes agree (best match, metric or
+    none, converged); the run converges."""
+    stored = load_algebra(twobody_run.run_dir).verdict
+    res, _, _, _ = analyze(load_algebra(twobody_run.run_dir))
+    again = res["verdict"]
+    assert stored["converged"] is True and again["converged"] is True, stored["summary"]
+    assert (stored["best_match"], stored["metric"]) == (again["best_match"], again["metric"]) == (TWOBODY_MATCH,
+                                                                                                   "family")
+    assert stored["lines"] == again["lines"]
