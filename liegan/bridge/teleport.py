@@ -46,13 +46,15 @@ OBJECTIVES = ("grad_norm", "lookahead")
 @dataclass
 class TeleportResult:
     """One teleport, on the data its loss_fn saw: the loss before and after (equal up to loss_tol), the
-    squared gradient norm before and after, and how many ascent steps were kept."""
+    squared gradient norm and the objective before and after, and how many ascent steps were kept."""
 
     loss_before: float
     loss_after: float
     grad_sq_before: float
     grad_sq_after: float
     steps_taken: int
+    objective_before: float = float("nan")
+    objective_after: float = float("nan")
 
     @property
     def loss_change(self) -> float:
@@ -161,7 +163,7 @@ def teleport(model: nn.Module, loss_fn: LossFn, actions: list[GroupAction] | Non
     with torch.no_grad():
         load_params(model, _moved(theta, actions, best))
         loss1 = float(loss_fn({k: v.detach() for k, v in model.named_parameters()}))
-    return TeleportResult(loss0, loss1, gsq0, best_gsq, taken)
+    return TeleportResult(loss0, loss1, gsq0, best_gsq, taken, obj0, best_obj)
 
 
 @dataclass

@@ -168,3 +168,37 @@ def test_algebra_action_rejects_a_wrong_dimension():
     task = _equivariant_task()
     with pytest.raises(ValueError, match="R\\^3"):
         algebra_action(_linear_net(_boost_commuting_map()), task, torch.zeros(1, 3, 3).numpy())
+
+
+# --------------------------------------------------------------- the data-dependent action during SGD
+
+
+def _classes(n: int = 120, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 6, generator=gen, dtype=torch.float64)
+    return labelled(x, (x[:, 0, 0] + x[:, 0, 1] > 0).long(), "class")
+
+
+def test_sgd_with_data_dependent_teleports_on_a_schedule_keeps_each_batch_loss():
+    """Three hidden leaky-ReLU layers, SGD on batches of 16, teleports at steps 0 and every 10 on 2 batches of
+    8 (the narrowest width): each teleport keeps its batch's loss to 1e-6 and raises its gradient norm."""
+    from liegan.bridge.actions import mlp
+
+    data = _classes()
+    torch.manual_seed(0)
+    model = mlp(6, [8, 10, 9], 2, "leaky_relu").double()
+    plan = Teleporting(schedule=TeleportSchedule(at=(0,), every=10), actions="data", batches=2, steps=2, lr=0.01)
+    run = descend(model, data, 0.1, 25, batch_size=16, teleporting=plan, val=_classes(60, seed=1))
+    assert [t.step for t in run.teleports] == [0, 10, 20]
+    for t in run.teleports:
+        assert len(t.batches) == 2 and all(b.loss_change <= 1e-6 for b in t.batches), t
+    assert any(b.steps_taken > 0 and b.grad_sq_after > b.grad_sq_before for t in run.teleports for b in t.batches)
+    assert len(run.losses) == len(run.val_losses) == 26 and all(torch.isfinite(torch.tensor(run.losses)))
+
+
+def test_data_dependent_teleport_refuses_a_batch_wider_than_a_layer():
+    from liegan.bridge.actions import mlp
+
+    model = mlp(6, [8, 4, 9], 2, "leaky_relu").double()
+    with pytest.raises(ValueError, match="at most h = 4"):
+        descend(model, _classes(), 0.1, 2, teleporting=Teleporting(actions="data", batch_size=8))
