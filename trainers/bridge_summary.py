@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+ACTIVATION = {"mlp": "ReLU", "leaky": "leaky-ReLU", "linear": "deep linear"}  # --model -> words
+
 
 def _loss_unit(y_kind: str) -> str:
     if y_kind == "class":
@@ -17,7 +19,7 @@ def _predictor(res: dict) -> list[str]:
     info, cfg, fit = res["dataset"], res["config"]["predictor"], res["fit"]
     unit = _loss_unit(info["y_kind"])
     return [
-        f"Predictor: an MLP ({cfg['model']}, hidden {cfg['hidden']}) fitted by {cfg['fit_steps']} Adam steps on "
+        f"Predictor: a {ACTIVATION.get(cfg['model'], cfg['model'])} MLP (hidden widths {cfg['hidden']}) fitted by {cfg['fit_steps']} Adam steps on "
         f"{info['n_train']:,} samples of {info['dataset']} (inputs divided by {info['input_scale']:.3g}).",
         f"  test loss {fit['test_loss']:.3g} on {info['n_test']:,} held-out samples "
         f"(training loss {fit['train_loss']:.3g}; {unit}).",
