@@ -19,8 +19,9 @@ def _predictor(res: dict) -> list[str]:
     info, cfg, fit = res["dataset"], res["config"]["predictor"], res["fit"]
     unit = _loss_unit(info["y_kind"])
     return [
-        f"Predictor: a {ACTIVATION.get(cfg['model'], cfg['model'])} MLP (hidden widths {cfg['hidden']}) fitted by {cfg['fit_steps']} Adam steps on "
-        f"{info['n_train']:,} samples of {info['dataset']} (inputs divided by {info['input_scale']:.3g}).",
+        f"Predictor: a {ACTIVATION.get(cfg['model'], cfg['model'])} MLP (hidden widths {cfg['hidden']}) fitted by "
+        f"{cfg['fit_steps']} Adam steps on {info['n_train']:,} samples of {info['dataset']} "
+        f"(inputs divided by {info['input_scale']:.3g}).",
         f"  test loss {fit['test_loss']:.3g} on {info['n_test']:,} held-out samples "
         f"(training loss {fit['train_loss']:.3g}; {unit}).",
     ]
