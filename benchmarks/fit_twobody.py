@@ -2,6 +2,7 @@
 
     python benchmarks/fit_twobody.py RUN --study paper    # the original's augmentation protocol, 3 seeds
     python benchmarks/fit_twobody.py RUN --study windows  # the same with 50-step orbits and 4 -> 1 windows
+    python benchmarks/fit_twobody.py RUN --study hnn      # paper, on orbits drawn as the HNN data were
     python benchmarks/fit_twobody.py RUN --study ood      # the fast protocol: OOD split, size curve, EMLP
 
 RUN is a two-body run folder (e.g. from a default `liegan train`).  Each study writes OUT/fit.json
@@ -13,6 +14,10 @@ same models averaged over 16 random g^-1 f(g x) at test time (the original noteb
 published single-run figures: ground-truth SO(2) 1.39e-5, LieGAN 2x2 3.79e-5.
 windows: the original dataset class's defaults instead (trajectories of 50 steps, 4 states -> the next
 one), at about the same number of samples (181 / 176 orbits x 45 windows), plain and ground truth only.
+hnn: the paper study on orbits whose initial conditions follow the HNN generator that made the original's
+2body-orbits-dataset.pkl as we understand it (body 1 at a position uniform in [0.5, 1.5]^2, so every orbit
+starts in the first quadrant at radius 0.71 .. 2.12, circular speed scaled by 1 + 0.05 N(0, 1)); larger
+orbits turn less per step, so their future is easier to predict.
 ood: every mode, with the out-of-distribution split (train on windows whose q1 phase lies in [0, pi/2),
 test on the rest) and the training-size curve; targets: augmentation and the EMLP from the discovered
 algebra >= 10x below plain's OOD loss and within 1.5x of the ground truth's; the EMLP's equivariance error
@@ -24,7 +29,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
+from liegan.datasets.twobody import DT, kepler_propagate
 from liegan.trainers.fit import HEADER, config_for, run_fit
+from liegan.trainers.fit_tasks import FitTask, Split, windows
 
 STUDIES = {
     "paper": ("paper", {}),
@@ -32,8 +41,28 @@ STUDIES = {
         "paper",
         {"steps": 50, "w_in": 4, "w_out": 1, "n_train": 181, "n_test": 176, "modes": ["plain", "augmented_true"]},
     ),
+    "hnn": ("paper", {"modes": ["plain", "augmented_true"]}),
     "ood": ("fast", {}),
 }
+
+
+def hnn_like_trajectories(n: int, seed: int, steps: int) -> np.ndarray:
+    """(n, steps, 8) orbits from HNN-style initial conditions (see the module doc), per-body layout."""
+    rng = np.random.default_rng(seed)
+    q1 = rng.uniform(0.5, 1.5, (n, 2))
+    r = np.linalg.norm(q1, axis=1, keepdims=True)
+    p1 = np.stack([-q1[:, 1], q1[:, 0]], 1) / (2 * r**1.5) * (1 + 0.05 * rng.standard_normal((n, 1)))
+    rel, vel = kepler_propagate(2 * q1, 2 * p1, 2.0, DT * np.arange(steps))  # relative motion, mu = 2
+    return np.concatenate([rel / 2, vel / 2, -rel / 2, -vel / 2], axis=2)
+
+
+def hnn_task(cfg) -> FitTask:
+    n_win = cfg.steps - cfg.w_in - cfg.w_out
+    tr = windows(hnn_like_trajectories(cfg.n_train, 0, cfg.steps), cfg.w_in, cfg.w_out, n_win)
+    te = windows(hnn_like_trajectories(cfg.n_test, 1, cfg.steps), cfg.w_in, cfg.w_out, n_win)
+    info = {"dataset": "twobody (HNN-style initial conditions)", "n_train": len(tr[0]), "n_test": len(te[0])}
+    split = Split(*tr, *te)
+    return FitTask("vector", split, split, 0, False, info)
 
 
 def ratios(modes: dict) -> list[str]:
@@ -69,7 +98,8 @@ def main() -> None:
     cfg = config_for(protocol, seeds=args.seeds, epochs=args.epochs, **overrides)
     out = args.out or str(Path(args.run) / f"fit-{args.study}")
     print(HEADER, flush=True)
-    res = run_fit(args.run, cfg, out, progress=lambda s: print(s, flush=True))
+    task = hnn_task(cfg) if args.study == "hnn" else None
+    res = run_fit(args.run, cfg, out, progress=lambda s: print(s, flush=True), task=task)
     print(f"task: {res['task']}")
     nulls = res["groups"]["discovered"].get("null_spaces", {})
     if nulls:

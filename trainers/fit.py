@@ -62,7 +62,7 @@ class FitConfig:
     hidden: list[int] = field(default_factory=lambda: [32, 32, 32])  # plain MLP widths (scalars)
     emlp_hidden: list[int] = field(default_factory=lambda: [16, 16])  # EMLP widths (copies of V)
     sigma: float | None = None  # augmentation spread; None: the algebra's own coefficient distribution
-    sizes: list[float] = field(default_factory=lambda: [0.05, 0.25])  # training-set fractions (1.0 is free)
+    sizes: list[float] = field(default_factory=lambda: [0.1])  # training-set fractions (the full set is free)
     modes: list[str] = field(default_factory=lambda: list(MODES))
     # two-body windows: trajectories of `steps` states, w_in past -> w_out future, n_train / n_test orbits
     steps: int = 20
@@ -353,8 +353,15 @@ def build_task(algebra: Algebra, src: Path, cfg: FitConfig) -> tuple[FitTask, ob
     return task, info
 
 
-def run_fit(run: str | Path, cfg: FitConfig | None = None, out: str | Path | None = None, progress=print) -> dict:
-    """The whole pipeline; returns the dict written to OUT/fit.json."""
+def run_fit(
+    run: str | Path,
+    cfg: FitConfig | None = None,
+    out: str | Path | None = None,
+    progress=print,
+    task: FitTask | None = None,
+) -> dict:
+    """The whole pipeline; returns the dict written to OUT/fit.json.  ``task``: train on this task instead
+    of the one built from the run's dataset (the dataset still supplies the known symmetry)."""
     cfg = cfg or FitConfig()
     src = Path(run)
     algebra = load_algebra(src)
@@ -363,7 +370,8 @@ def run_fit(run: str | Path, cfg: FitConfig | None = None, out: str | Path | Non
     if unknown:
         raise InputError(f"--modes: unknown mode(s) {unknown}; use any of {list(MODES)}")
     t0 = time.time()
-    task, info = build_task(algebra, src, cfg)
+    built, info = build_task(algebra, src, cfg)
+    task = task or built
     groups = build_groups(algebra, info, cfg)
     steps = cfg.epochs * math.ceil(len(task.iid.x_train) / cfg.batch_size)
     writer = RunWriter(out, info.feature_names)
