@@ -139,6 +139,15 @@ def reach(group: Group) -> float:
     return (group.scale if not group.discrete else 1.0) * float(group.generators.norm(dim=(-2, -1)).mean())
 
 
+def known_group(symmetry, discovered: Group) -> Group:
+    """The group of a dataset's known Symmetry: its cyclic group exp(2 pi k / m T) when it is discrete, else
+    its Lie group sampled at the discovered group's reach."""
+    T = torch.as_tensor(symmetry.generators)
+    if symmetry.discrete is not None:
+        return Group(2 * math.pi / symmetry.discrete.order * T, "cyclic", order=symmetry.discrete.order)
+    return Group(T, "normal", reach(discovered) / reach(Group(T, "normal", 1.0)))
+
+
 def build_groups(algebra: Algebra, info, cfg: FitConfig) -> Groups:
     from liegan.bridge.ensemble import cyclic_powers
 
@@ -148,9 +157,7 @@ def build_groups(algebra: Algebra, info, cfg: FitConfig) -> Groups:
     msg = f"{res.solve} solve: {res.message}"
     true = true_metric = None
     if info.symmetry is not None:
-        T = torch.as_tensor(info.symmetry.generators)
-        base = Group(T, "normal", 1.0)
-        true = Group(T, "normal", reach(disc) / reach(base))
+        true = known_group(info.symmetry, disc)
         true_metric = info.symmetry.metric  # None when the known symmetry preserves a family, or nothing
     groups = Groups(disc, true, res.metric, msg, true_metric)
     for name, g in (("discovered", disc), ("true", true)):
@@ -374,7 +381,8 @@ def run_fit(
     task = task or built
     groups = build_groups(algebra, info, cfg)
     steps = cfg.epochs * math.ceil(len(task.iid.x_train) / cfg.batch_size)
-    writer = RunWriter(out, info.feature_names)
+    writer = RunWriter(out, info, every=1)
+    writer.images(algebra.generators, None, 0)  # the algebra put to work, beside the figures it buys
     modes, skipped = {}, {}
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
@@ -390,6 +398,7 @@ def run_fit(
             modes[mode] = {**medians(per_seed), "seconds": time.time() - t_mode, "per_seed": per_seed}
             writer.scalars({f"fit/{mode}/{k}": v for k, v in modes[mode].items() if isinstance(v, float)}, 0)
             progress(row(mode, modes[mode]))
+        writer.text("fit/table", "\n".join(["    " + HEADER] + ["    " + row(m, r) for m, r in modes.items()]), 0)
     finally:
         torch.set_num_threads(threads)
         writer.close()
