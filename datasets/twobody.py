@@ -185,7 +185,7 @@ def write_trajectory_cache(path: Path, traj: np.ndarray, attrs: dict) -> None:
             with h5py.File(tmp, "w") as f:
                 f.create_dataset("trajectories", data=traj)
                 f.attrs.update(attrs)
-    except OSError as e:
+    except (OSError, InputError) as e:  # InputError: atomic_path cannot write there
         log.warning("%s: cannot write the trajectory cache (%s); using the data without caching", path, e)
 
 

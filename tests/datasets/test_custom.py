@@ -136,7 +136,7 @@ def _cases(tmp_path, marker):
         "x_4d": (_npz(tmp_path / "x4.npz", x=np.zeros((2, 3, 4, 5))), {}, r"shape \(N, k, n\)"),
         "x_1d": (_npz(tmp_path / "x1.npz", x=np.zeros(5)), {}, r"shape \(N, k, n\)"),
         "x_scalar": (_npz(tmp_path / "x0.npz", x=np.float64(1.0)), {}, r"shape \(N, k, n\)"),
-        "x_empty": (_npz(tmp_path / "xe.npz", x=np.zeros((0, 3))), {}, "N, n > 0"),
+        "x_empty": (_npz(tmp_path / "xe.npz", x=np.zeros((0, 3))), {}, "N, k, n > 0"),
         "y_wrong_n": (_npz(tmp_path / "yn.npz", x=good, y=np.zeros((4, 3))), {}, "4 samples but 'x' has 5"),
         "y_wrong_dim": (_npz(tmp_path / "yd.npz", x=good, y=np.zeros((5, 2))), {"y_kind": "vector"},
                         "vector 'y' must have shape"),
