@@ -366,8 +366,9 @@ class RunWriter:
             writer.add_summary(summary)
         fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
         rows = "".join(f"| {k} | {fmt(v)} |\n" for k, v in jsonable(metrics).items())
-        self.tb.add_text(SUMMARY + "/final", f"Final values (step {step}):\n\n| quantity | value |\n|---|---|\n"
-                         + rows, step)
+        # after Summary/verdict in the sorted Text tab: the words first, then the numbers
+        head = f"Final values (step {step}):\n\n| quantity | value |\n|---|---|\n"
+        self.tb.add_text(SUMMARY + "/verdict_scores", head + rows, step)
 
     def close(self) -> None:
         if self.tb:

@@ -73,7 +73,7 @@ def test_one_labelled_image_of_all_channels_and_the_named_basis(run_dir):
 
 def test_final_values_in_hparams_and_text_and_the_custom_layout(run_dir, result):
     acc = events(run_dir)
-    final = acc.Tensors("Summary/final/text_summary")[-1].tensor_proto.string_val[0].decode()
+    final = acc.Tensors("Summary/verdict_scores/text_summary")[-1].tensor_proto.string_val[0].decode()
     assert f"| similarity_to_truth | {result.metrics['similarity_to_truth']:.4g} |" in final
     assert "| epochs | 2 |" in final
     # the HParams plugin's session metrics name existing Summary series (no separate one-point tags)
