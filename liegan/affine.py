@@ -16,6 +16,7 @@ from liegan.algebras import AFF2_NAMES, aff2
 
 DOMINANT = 0.95  # a part with at least this share names the generator alone ("a rotation")
 MINOR = 0.2  # parts below this share are not mentioned in words
+COLLAPSED = 0.01  # without an image size: corners moved by under 1 % of the half-width at |z| = 1
 
 
 def affine_parts(L) -> dict[str, dict[str, float]]:
@@ -47,7 +48,8 @@ def describe_affine(L, sigma: float | None = None, size: int | None = None) -> s
     Shares are |cos| with each part of aff(2).  A slant (a simple shear u += s v, as handwriting leans) is
     rotation and shear in equal parts, and is named as such.  With ``sigma`` and ``size`` (the image's side), a
     generator that moves no pixel by half a pixel at one sigma is reported as having collapsed to the
-    identity: its direction is then noise, and nothing is claimed."""
+    identity: its direction is then noise, and nothing is claimed (without them: one that moves the corners
+    by under COLLAPSED of the half-width at unit coefficient)."""
     parts = affine_parts(L)
     if np.linalg.norm(np.asarray(L)) == 0:
         return "the zero generator (no transformation)"
@@ -55,6 +57,11 @@ def describe_affine(L, sigma: float | None = None, size: int | None = None) -> s
         return (
             f"collapsed to the identity: it moves pixels by {reach_pixels(L, sigma, size):.2f} px at one "
             "sigma, so no transformation went unnoticed by the discriminator"
+        )
+    if not (sigma and size) and reach_pixels(L, 1.0, 3) < COLLAPSED:  # size 3: in normalised units
+        return (
+            f"collapsed to the identity (moves the image's corners by {reach_pixels(L, 1.0, 3):.3f} of its "
+            "half-width at unit coefficient); its direction is noise"
         )
     ranked = sorted(parts.items(), key=lambda kv: -kv[1]["share"])
     (top, info), rest = ranked[0], ranked[1:]

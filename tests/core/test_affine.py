@@ -24,4 +24,5 @@ def test_words():
     slant[0, 1] = 0.2  # u += s v: a leaning digit
     assert "slant" in describe_affine(slant, 1.0, 28) and "not a rotation" in describe_affine(slant, 1.0, 28)
     assert describe_affine(1e-3 * A[0], 1.0, 28).startswith("collapsed to the identity"), "negative control"
+    assert describe_affine(1e-3 * A[0]).startswith("collapsed to the identity")
     assert "rotation" not in describe_affine(A[1] + 0.5 * A[3]).split(";")[0].replace("no single", "")
