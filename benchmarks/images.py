@@ -35,7 +35,8 @@ def run(dataset: str, preset: str, seed: int, overrides: dict, logdir: str) -> d
     return {
         "seed": seed,
         "run_s": time.perf_counter() - start,
-        "epochs": cfg.train.epochs,
+        "epochs": int(result.metrics["epochs"]),
+        "converged": bool(result.algebra.verdict.get("converged")),
         "rotation_share": affine_parts(L)["rotation"]["share"],
         "norm": float(np.linalg.norm(L)),
         "words": describe_affine(L, cfg.generator.sigma, DIGIT_SIZE),
@@ -58,7 +59,7 @@ def main() -> None:
             print(
                 f"{args.dataset} --preset {args.preset} seed {seed}: rotation share {r['rotation_share']:.4f}, "
                 f"||L|| {r['norm']:.3f}, D real/fake {r['real_prob']:.2f}/{r['fake_prob']:.2f}, "
-                f"{r['run_s']:.0f} s for {r['epochs']} epochs; {r['words']}",
+                f"{r['run_s']:.0f} s for {r['epochs']} epochs (verdict converged: {r['converged']}); {r['words']}",
                 flush=True,
             )
 
