@@ -1,4 +1,4 @@
-"""The gravitational two-body problem (REFERENCE.md §4), the default dataset.
+"""The gravitational two-body problem, the default dataset.
 
 Two equal masses m = 1 with G = 1 in the centre-of-mass frame (q2 = -q1, p2 = -p1).  Each trajectory starts
 on a near-circular orbit: body 1 at a radius uniform in [R_MIN, R_MAX] from the centre of mass, at a phase
@@ -275,7 +275,7 @@ def load(cfg: DataConfig) -> Dataset:
     return Dataset(x=xt, y=yt, info=info)
 
 
-# The published protocol (REFERENCE.md §2) and a faster default.  Edit 'default' to tune `liegan train`.
+# The published protocol and a faster default.  Edit 'default' to tune `liegan train`.
 PAPER = {
     "generator": {"channels": 1, "mask": "blocks:2,2,2,2", "sigma": 1.0, "coefficients": "normal"},
     "train": {"lambda_id": 1.0, "batch_size": 64, "lr_g": 1e-3, "lr_d": 2e-4, "epochs": 100},

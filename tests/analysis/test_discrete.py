@@ -113,7 +113,7 @@ def test_rotation7_dataset_shapes_and_presets():
     assert sym.name == "C7 about x3" and sym.discrete.order == 7 and sym.discrete.axis == (0.0, 0.0, 1.0)
     full = load_dataset(DataConfig(dataset="rotation7"))
     assert len(full) == 20000
-    paper = REGISTRY["rotation7"].presets["paper"]  # the published protocol (REFERENCE.md §2)
+    paper = REGISTRY["rotation7"].presets["paper"]  # the published protocol
     assert paper["generator"] == {"channels": 1, "mask": "none", "coefficients": "integer", "int_low": -10,
                                   "int_high": 9}
     assert paper["train"]["lambda_id"] == 0.01
