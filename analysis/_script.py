@@ -11,8 +11,12 @@ from liegan.cli import Parser
 from liegan.io import InputError
 
 
-def run_script(argv: list[str] | None, description: str, fn: Callable[[Algebra, argparse.Namespace], str],
-               add_args: Callable[[argparse.ArgumentParser], None] | None = None) -> int:
+def run_script(
+    argv: list[str] | None,
+    description: str,
+    fn: Callable[[Algebra, argparse.Namespace], str],
+    add_args: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
     """Load the algebra named on the command line and print ``fn(algebra, args)``; bad input prints one
     line naming the file and exits 2."""
     parser = Parser(description=description)

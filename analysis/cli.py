@@ -17,7 +17,7 @@ def register(subparsers) -> None:
         "analyze",
         help="analyse a discovered algebra (reference match, closure, invariant metric, discrete order)",
         description="Write report.md, analysis.json and PNG figures next to a run folder or an exported "
-                    "algebra file (algebra.npz, .json or .pt) and print a short summary.",
+        "algebra file (algebra.npz, .json or .pt) and print a short summary.",
     )
     p.add_argument("file", metavar="RUN_OR_FILE", help="run folder or exported algebra file")
     report.add_arguments(p)

@@ -13,8 +13,19 @@ import numpy as np
 from liegan.scores import structure_constants
 from liegan.symmetry import ReferenceMatch, compare_references, noise_level
 
-__all__ = ["Diagnostics", "ReferenceMatch", "best_match", "canonical_basis", "change_of_basis", "compare_references",
-           "diagnose", "form_signature", "killing_form", "noise_level", "structure_constants_in_basis"]
+__all__ = [
+    "Diagnostics",
+    "ReferenceMatch",
+    "best_match",
+    "canonical_basis",
+    "change_of_basis",
+    "compare_references",
+    "diagnose",
+    "form_signature",
+    "killing_form",
+    "noise_level",
+    "structure_constants_in_basis",
+]
 
 
 def best_match(L: np.ndarray) -> ReferenceMatch:
@@ -57,8 +68,7 @@ def structure_constants_in_basis(f: np.ndarray, A: np.ndarray) -> np.ndarray:
     return np.einsum("ia,jb,abk,km->ijm", Ai, Ai, f, A)
 
 
-def canonical_basis(L: np.ndarray, match: ReferenceMatch,
-                    min_share: float = 0.5) -> tuple[np.ndarray, list[str]]:
+def canonical_basis(L: np.ndarray, match: ReferenceMatch, min_share: float = 0.5) -> tuple[np.ndarray, list[str]]:
     """A recognisable basis of span{L}: the projection of reference generators onto the learned span.
 
     Reference generators are taken by decreasing share (those with share >= min_share), skipping any whose
@@ -137,8 +147,11 @@ def summary_lines(d: Diagnostics) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     from liegan.analysis._script import run_script
 
-    return run_script(argv, "Algebra diagnostics of an exported algebra",
-                      lambda alg, args: "\n".join(summary_lines(diagnose(alg.generators))))
+    return run_script(
+        argv,
+        "Algebra diagnostics of an exported algebra",
+        lambda alg, args: "\n".join(summary_lines(diagnose(alg.generators))),
+    )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,18 @@ from liegan.discrete import (
     rotation_scores,
 )
 
-__all__ = ["MAX_ORDER", "ORDER_TOL", "DiscreteResult", "analyse_generator", "angle_chance", "axis_chance",
-           "discrete_analysis", "is_integer_run", "order_errors", "rotation_scores"]
+__all__ = [
+    "MAX_ORDER",
+    "ORDER_TOL",
+    "DiscreteResult",
+    "analyse_generator",
+    "angle_chance",
+    "axis_chance",
+    "discrete_analysis",
+    "is_integer_run",
+    "order_errors",
+    "rotation_scores",
+]
 
 
 def main(argv: list[str] | None = None) -> int:

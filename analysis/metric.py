@@ -14,17 +14,23 @@ from liegan.metric import MetricResult, cosine, describe_family, solve_metric
 
 def describe(res: MetricResult, feature_names: list[str] | None = None, declared=None) -> str:
     """The result in lines; ``declared``: a known Symmetry whose metric the accepted one is compared with."""
-    lines = [f"{res.solve} solve: {res.message}", "singular values (ascending, / largest): "
-             + ", ".join(f"{s:.3g}" for s in res.singular_values)]
+    lines = [
+        f"{res.solve} solve: {res.message}",
+        "singular values (ascending, / largest): " + ", ".join(f"{s:.3g}" for s in res.singular_values),
+    ]
     if feature_names:
         lines.append("features: " + ", ".join(feature_names))
     if res.metric is not None:
-        lines += ["J =", np.array2string(res.metric, precision=4, suppress_small=True),
-                  f"signature (+,-): {res.signature}",
-                  "residual per generator: " + ", ".join(f"{r:.3g}" for r in res.residuals)]
+        lines += [
+            "J =",
+            np.array2string(res.metric, precision=4, suppress_small=True),
+            f"signature (+,-): {res.signature}",
+            "residual per generator: " + ", ".join(f"{r:.3g}" for r in res.residuals),
+        ]
         if declared is not None and declared.metric is not None:
-            lines.append(f"|cos| with the declared metric ({declared.metric_name}): "
-                         f"{cosine(res.metric, declared.metric):.4f}")
+            lines.append(
+                f"|cos| with the declared metric ({declared.metric_name}): {cosine(res.metric, declared.metric):.4f}"
+            )
     elif res.is_family:
         lines.append(describe_family(res.null_space, feature_names))
         for i, J in enumerate(res.null_space):

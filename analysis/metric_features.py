@@ -51,13 +51,21 @@ def _classifier(kind: str, seed: int):
     if kind == "gb":
         return HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
     if kind == "logistic":  # quantile-normalised features: inner products span orders of magnitude
-        return make_pipeline(QuantileTransformer(n_quantiles=200, output_distribution="normal"),
-                             LogisticRegression(max_iter=2000))
+        return make_pipeline(
+            QuantileTransformer(n_quantiles=200, output_distribution="normal"), LogisticRegression(max_iter=2000)
+        )
     raise InputError(f"unknown classifier {kind!r} (use 'gb' or 'logistic')")
 
 
-def compare_metrics(p: np.ndarray, y: np.ndarray, metrics: dict[str, np.ndarray], classifier: str = "gb",
-                    test_fraction: float = 0.5, seed: int = 0, threads: int | None = 1) -> dict[str, dict]:
+def compare_metrics(
+    p: np.ndarray,
+    y: np.ndarray,
+    metrics: dict[str, np.ndarray],
+    classifier: str = "gb",
+    test_fraction: float = 0.5,
+    seed: int = 0,
+    threads: int | None = 1,
+) -> dict[str, dict]:
     """Train one classifier per metric on the same train/test split of jets p: (N, k, 4), labels y: (N,).
 
     threads: OpenMP/BLAS threads for the fit (1 by default: for a few thousand jets, more threads cost more
@@ -70,16 +78,18 @@ def compare_metrics(p: np.ndarray, y: np.ndarray, metrics: dict[str, np.ndarray]
     y = np.asarray(y)
     if len(np.unique(y)) != 2:
         raise InputError(f"need jets of both classes, got labels {np.unique(y).tolist()}")
-    idx_tr, idx_te = train_test_split(np.arange(len(y)), test_size=test_fraction, random_state=seed,
-                                      stratify=y)
+    idx_tr, idx_te = train_test_split(np.arange(len(y)), test_size=test_fraction, random_state=seed, stratify=y)
     out = {}
     for name, J in metrics.items():
         X = metric_features(p, J)
         with threadpool_limits(limits=threads):
             clf = _classifier(classifier, seed).fit(X[idx_tr], y[idx_tr])
             prob = clf.predict_proba(X[idx_te])[:, 1]
-        out[name] = {"accuracy": float(accuracy_score(y[idx_te], prob > 0.5)),
-                     "auc": float(roc_auc_score(y[idx_te], prob)), "n_features": int(X.shape[1])}
+        out[name] = {
+            "accuracy": float(accuracy_score(y[idx_te], prob > 0.5)),
+            "auc": float(roc_auc_score(y[idx_te], prob)),
+            "n_features": int(X.shape[1]),
+        }
     return out
 
 
@@ -93,16 +103,28 @@ def learned_metric(path: str) -> tuple[np.ndarray, dict]:
     res = solve_metric(alg.generators, mask=alg.mask)
     if res.metric is None:  # none accepted, or a family: no one metric to put to use
         raise InputError(f"{path}: {res.message}")
-    return res.metric, {"metric": res.metric.tolist(), "solve": res.solve, "message": res.message, "gap": res.gap,
-                        "chance": res.chance,
-                        "signature": list(res.signature), "cosine_minkowski": cosine(res.metric, MINKOWSKI)}
+    return res.metric, {
+        "metric": res.metric.tolist(),
+        "solve": res.solve,
+        "message": res.message,
+        "gap": res.gap,
+        "chance": res.chance,
+        "signature": list(res.signature),
+        "cosine_minkowski": cosine(res.metric, MINKOWSKI),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = Parser(description="Top tagging from J-inner products: learned vs Minkowski vs "
-                                             "Euclidean metric on the same jets")
-    ap.add_argument("file", metavar="ALGEBRA_FILE", nargs="?", default=None,
-                    help="run folder or exported algebra whose invariant metric is compared (optional)")
+    ap = Parser(
+        description="Top tagging from J-inner products: learned vs Minkowski vs Euclidean metric on the same jets"
+    )
+    ap.add_argument(
+        "file",
+        metavar="ALGEBRA_FILE",
+        nargs="?",
+        default=None,
+        help="run folder or exported algebra whose invariant metric is compared (optional)",
+    )
     ap.add_argument("--data-dir", default=None, help="folder holding topquark/<split>.h5")
     ap.add_argument("--data-file", default=None, help="a top-tagging .h5 file (instead of --data-dir)")
     ap.add_argument("--split", default="test")
@@ -121,25 +143,47 @@ def main(argv: list[str] | None = None) -> int:
         if args.file:
             metrics["learned"], info = learned_metric(args.file)
         metrics["minkowski"], metrics["euclidean"] = MINKOWSKI, EUCLIDEAN
-        ds = load_dataset(DataConfig(dataset="topquark", data_dir=args.data_dir, data_file=args.data_file,
-                                     split=args.split, n_samples=args.jets, constituents=args.constituents))
+        ds = load_dataset(
+            DataConfig(
+                dataset="topquark",
+                data_dir=args.data_dir,
+                data_file=args.data_file,
+                split=args.split,
+                n_samples=args.jets,
+                constituents=args.constituents,
+            )
+        )
         t0 = time.perf_counter()
-        res = compare_metrics(ds.x.numpy(), ds.y.numpy(), metrics, args.classifier, seed=args.seed,
-                              threads=args.threads or None)
+        res = compare_metrics(
+            ds.x.numpy(), ds.y.numpy(), metrics, args.classifier, seed=args.seed, threads=args.threads or None
+        )
         secs = time.perf_counter() - t0
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"{len(ds)} jets, {args.constituents} constituents, classifier {args.classifier} "
-          f"(half train, half test; {secs:.1f} s)")
+    print(
+        f"{len(ds)} jets, {args.constituents} constituents, classifier {args.classifier} "
+        f"(half train, half test; {secs:.1f} s)"
+    )
     if info:
         print(f"learned metric: {info['message']}; |cos| with Minkowski {info['cosine_minkowski']:.4f}")
     for name, r in res.items():
         print(f"  {name:<10} accuracy {r['accuracy']:.4f}  AUC {r['auc']:.4f}  ({r['n_features']} features)")
     if args.out:
-        write_text_atomic(args.out, json.dumps({"jets": len(ds), "constituents": args.constituents,
-                                                "classifier": args.classifier, "learned": info,
-                                                "results": res}, indent=2) + "\n")
+        write_text_atomic(
+            args.out,
+            json.dumps(
+                {
+                    "jets": len(ds),
+                    "constituents": args.constituents,
+                    "classifier": args.classifier,
+                    "learned": info,
+                    "results": res,
+                },
+                indent=2,
+            )
+            + "\n",
+        )
     return 0
 
 

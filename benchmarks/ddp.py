@@ -32,9 +32,15 @@ MARK = "DDP_BENCH "
 def worker(args) -> None:
     from liegan.trainers import resolve_config, train
 
-    overrides = {"data.n_samples": args.n_samples, "train.batch_size": args.batch_size, "train.epochs": args.epochs,
-                 "train.device": args.device, "run.logdir": args.logdir, "run.name": "bench",
-                 "train.checkpoint_every": 10**6}
+    overrides = {
+        "data.n_samples": args.n_samples,
+        "train.batch_size": args.batch_size,
+        "train.epochs": args.epochs,
+        "train.device": args.device,
+        "run.logdir": args.logdir,
+        "run.name": "bench",
+        "train.checkpoint_every": 10**6,
+    }
     overrides.update(dict(item.split("=", 1) for item in args.set))
     cfg = resolve_config(args.dataset, overrides=overrides)  # no --batch-size: the preset's
     cfg.train.batch_size *= args.batch_scale
@@ -54,27 +60,57 @@ def worker(args) -> None:
     if int(os.environ.get("RANK", "0")) == 0:
         w = min(args.warmup, len(times) - 2)
         dt = times[-1] - times[w]
-        n = sum(samples[w + 1:])
-        print(MARK + json.dumps({"processes": int(os.environ.get("WORLD_SIZE", "1")), "batch": cfg.train.batch_size,
-                                 "steps": len(times) - 1 - w, "seconds": dt, "steps_per_s": (len(times) - 1 - w) / dt,
-                                 "samples_per_s": n / dt, "similarity": result.metrics.get("similarity_to_truth")}),
-              flush=True)
+        n = sum(samples[w + 1 :])
+        print(
+            MARK
+            + json.dumps(
+                {
+                    "processes": int(os.environ.get("WORLD_SIZE", "1")),
+                    "batch": cfg.train.batch_size,
+                    "steps": len(times) - 1 - w,
+                    "seconds": dt,
+                    "steps_per_s": (len(times) - 1 - w) / dt,
+                    "samples_per_s": n / dt,
+                    "similarity": result.metrics.get("similarity_to_truth"),
+                }
+            ),
+            flush=True,
+        )
 
 
 def run(nproc: int, scale: int, args) -> dict:
     with tempfile.TemporaryDirectory() as logdir:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               str(Path(__file__).resolve()), "--worker", "--logdir", logdir, "--dataset", args.dataset,
-               "--n-samples", str(args.n_samples), "--batch-scale", str(scale), "--epochs", str(args.epochs),
-               "--device", args.device,
-               *(["--batch-size", str(args.batch_size)] if args.batch_size else []), "--warmup", str(args.warmup),
-               *[f"--set={s}" for s in args.set]]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            str(Path(__file__).resolve()),
+            "--worker",
+            "--logdir",
+            logdir,
+            "--dataset",
+            args.dataset,
+            "--n-samples",
+            str(args.n_samples),
+            "--batch-scale",
+            str(scale),
+            "--epochs",
+            str(args.epochs),
+            "--device",
+            args.device,
+            *(["--batch-size", str(args.batch_size)] if args.batch_size else []),
+            "--warmup",
+            str(args.warmup),
+            *[f"--set={s}" for s in args.set],
+        ]
         env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARK)]
     if proc.returncode != 0 or not lines:
         sys.exit(f"{nproc} process(es) failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-    return json.loads(lines[-1][len(MARK):])
+    return json.loads(lines[-1][len(MARK) :])
 
 
 def main() -> None:
@@ -96,16 +132,21 @@ def main() -> None:
         worker(args)
         return
 
-    print(f"{args.dataset}, {args.n_samples} samples, {args.epochs} epoch(s), device {args.device}, "
-          f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{args.dataset}, {args.n_samples} samples, {args.epochs} epoch(s), device {args.device}, "
+        f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'processes':>9} {'global batch':>12} {'steps':>6} {'seconds':>8} {'steps/s':>8} {'samples/s':>10}")
     rows = [(n, 1) for n in args.nprocs]
     if args.weak:
         rows += [(n, n) for n in args.nprocs if n > 1]
     for nproc, scale in rows:
         r = run(nproc, scale, args)
-        print(f"{r['processes']:>9} {r['batch']:>12} {r['steps']:>6} {r['seconds']:>8.2f} {r['steps_per_s']:>8.1f} "
-              f"{r['samples_per_s']:>10.0f}", flush=True)
+        print(
+            f"{r['processes']:>9} {r['batch']:>12} {r['steps']:>6} {r['seconds']:>8.2f} {r['steps_per_s']:>8.1f} "
+            f"{r['samples_per_s']:>10.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -29,9 +29,11 @@ def main() -> None:
     args = ap.parse_args()
     fractions = [float(f) for f in args.fractions.split(",")]
     speed = {f: [] for f in fractions}
-    print(f"{'seed':>4} {'L0':>8} {'plain final':>12} {'tele final':>11} "
-          + " ".join(f"{'steps@' + str(f) + 'L0 (plain/tele)':>26}" for f in fractions)
-          + "  wall plain/tele s")
+    print(
+        f"{'seed':>4} {'L0':>8} {'plain final':>12} {'tele final':>11} "
+        + " ".join(f"{'steps@' + str(f) + 'L0 (plain/tele)':>26}" for f in fractions)
+        + "  wall plain/tele s"
+    )
     for seed in range(args.seeds):
         model, data = linear_regression_problem(seed=seed, init_scale=args.init_scale)
         twin = copy.deepcopy(model)
@@ -48,8 +50,11 @@ def main() -> None:
             s = (a or args.steps + 1) / max(b, 1) if b is not None else 0.0
             speed[f].append(s)
             cells.append(f"{a!s:>8} / {b!s:<8} ({s:5.2f}x)")
-        print(f"{seed:>4} {plain.losses[0]:8.3f} {plain.losses[-1]:12.4g} {tele.losses[-1]:11.4g} "
-              + " ".join(f"{c:>26}" for c in cells) + f"  {t1 - t0:.1f}/{t2 - t1:.1f}")
+        print(
+            f"{seed:>4} {plain.losses[0]:8.3f} {plain.losses[-1]:12.4g} {tele.losses[-1]:11.4g} "
+            + " ".join(f"{c:>26}" for c in cells)
+            + f"  {t1 - t0:.1f}/{t2 - t1:.1f}"
+        )
     for f in fractions:
         med = statistics.median(speed[f])
         print(f"median speed-up to {f} x initial loss over {args.seeds} seeds: {med:.2f}x")

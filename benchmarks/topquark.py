@@ -47,8 +47,7 @@ TARGETS = {"cos_time_s": 10.0, "span": 0.995, "cos": 0.999, "diag_rel": 0.03, "g
 def main() -> int:
     ap = Parser(description=__doc__.splitlines()[0])
     ap.add_argument("--jets", type=int, default=200_000, help="training jets (synthetic)")
-    ap.add_argument("--data-dir", help="data root holding topquark/train.h5 (default: synthetic jets "
-                                       "cached in /tmp)")
+    ap.add_argument("--data-dir", help="data root holding topquark/train.h5 (default: synthetic jets cached in /tmp)")
     ap.add_argument("--preset", default="default")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     ap.add_argument("--check-every", type=int, default=50, help="steps between metric checks")
@@ -64,15 +63,20 @@ def main() -> int:
 
         t = time.perf_counter()
         synthesize(root / "topquark", args.jets, seed=0, splits=("train",))
-        print(f"synthesised {args.jets} jets into {root / 'topquark'} in {time.perf_counter() - t:.1f} s "
-              "(not part of the run's clock)")
+        print(
+            f"synthesised {args.jets} jets into {root / 'topquark'} in {time.perf_counter() - t:.1f} s "
+            "(not part of the run's clock)"
+        )
 
     given, labels = set_options(args.set)
     overrides = {"data.data_dir": str(root), "train.seed": args.seed, "run.logdir": "/tmp/liegan-bench/runs"}
     cfg = resolve_config("topquark", args.preset, overrides=overrides | given, labels=labels)  # the trainer's own
-    print(f"preset {args.preset!r}: channels {cfg.generator.channels}, sigma {cfg.generator.sigma}, "
-          f"lambda {cfg.train.lambda_id}, eta {cfg.train.eta_ch}, batch {cfg.train.batch_size}, "
-          f"epochs {cfg.train.epochs}, lr_g {cfg.train.lr_g}, lr_d {cfg.train.lr_d}", flush=True)
+    print(
+        f"preset {args.preset!r}: channels {cfg.generator.channels}, sigma {cfg.generator.sigma}, "
+        f"lambda {cfg.train.lambda_id}, eta {cfg.train.eta_ch}, batch {cfg.train.batch_size}, "
+        f"epochs {cfg.train.epochs}, lr_g {cfg.train.lr_g}, lr_d {cfg.train.lr_d}",
+        flush=True,
+    )
 
     from liegan.trainers import train
 
@@ -99,8 +103,10 @@ def main() -> int:
     print("\nepoch  time_s  span_so13  |cos|   gap")
     nan = float("nan")
     for row in result.history:
-        print(f"{row['epoch']:5d}  {row['time/elapsed_s']:6.1f}  {row.get('so13_span_similarity', nan):.4f}"
-              f"     {row.get('metric_cosine_minkowski', nan):.4f}  {row.get('metric_gap', nan):6.2f}")
+        print(
+            f"{row['epoch']:5d}  {row['time/elapsed_s']:6.1f}  {row.get('so13_span_similarity', nan):.4f}"
+            f"     {row.get('metric_cosine_minkowski', nan):.4f}  {row.get('metric_gap', nan):6.2f}"
+        )
     L = result.algebra.generators
     norms = np.linalg.norm(L, axis=(1, 2))
     shares = {k.removeprefix("share_"): v for k, v in m.items() if k.startswith("share_")}
@@ -113,27 +119,43 @@ def main() -> int:
     print("so(1,3) shares in the learned span: " + ", ".join(f"{k} {v:.3f}" for k, v in shares.items()))
     if first:
         ok = "PASS" if first["t"] <= TARGETS["cos_time_s"] else "FAIL"
-        print(f"|cos| >= 0.99 first at {first['t']:.1f} s after the train() call (step {first['step']}, epoch "
-              f"{first['epoch'] + 1}) [target <= {TARGETS['cos_time_s']:g} s: {ok}]; "
-              f"{first['t'] + age_at_t0:.1f} s after this process started (imports included)")
+        print(
+            f"|cos| >= 0.99 first at {first['t']:.1f} s after the train() call (step {first['step']}, epoch "
+            f"{first['epoch'] + 1}) [target <= {TARGETS['cos_time_s']:g} s: {ok}]; "
+            f"{first['t'] + age_at_t0:.1f} s after this process started (imports included)"
+        )
     else:
         best = max(trace, key=lambda r: r[2]) if trace else None
         print("|cos| >= 0.99 never reached" + (f" (best {best[2]:.4f} at {best[0]:.1f} s)" if best else ""))
     checks = [
-        ("so(1,3) span similarity", f"{m['so13_span_similarity']:.4f}",
-         m["so13_span_similarity"] >= TARGETS["span"], f">= {TARGETS['span']}"),
-        ("metric |cos| with diag(1,-1,-1,-1)", f"{m.get('metric_cosine_minkowski', nan):.5f}",
-         m.get("metric_cosine_minkowski", 0.0) >= TARGETS["cos"], f">= {TARGETS['cos']} (accepted metric)"),
-        ("metric diagonal (J00 = 1)", np.array2string(diag, precision=3), diag_err <= TARGETS["diag_rel"],
-         "within 3% of (1,-1,-1,-1)"),
+        (
+            "so(1,3) span similarity",
+            f"{m['so13_span_similarity']:.4f}",
+            m["so13_span_similarity"] >= TARGETS["span"],
+            f">= {TARGETS['span']}",
+        ),
+        (
+            "metric |cos| with diag(1,-1,-1,-1)",
+            f"{m.get('metric_cosine_minkowski', nan):.5f}",
+            m.get("metric_cosine_minkowski", 0.0) >= TARGETS["cos"],
+            f">= {TARGETS['cos']} (accepted metric)",
+        ),
+        (
+            "metric diagonal (J00 = 1)",
+            np.array2string(diag, precision=3),
+            diag_err <= TARGETS["diag_rel"],
+            "within 3% of (1,-1,-1,-1)",
+        ),
         ("metric signature", str(sig), sig == (1, 3), "(1, 3)"),
         ("metric gap", f"{m['metric_gap']:.2f}", m["metric_gap"] >= TARGETS["gap"], f">= {TARGETS['gap']:g}"),
         ("wall time", f"{wall:.1f} s", wall <= TARGETS["wall_s"], f"<= {TARGETS['wall_s']:g} s"),
     ]
     for name, value, ok, target in checks:
         print(f"{name:38s} {value:28s} target {target:28s} {'PASS' if ok else 'FAIL'}")
-    print(f"(metric: {m.get('metric_solve')} solve, accepted {bool(m.get('metric_accepted'))}, chance "
-          f"{m.get('metric_chance', nan):.2g}, residual {m.get('metric_residual', nan):.3g})")
+    print(
+        f"(metric: {m.get('metric_solve')} solve, accepted {bool(m.get('metric_accepted'))}, chance "
+        f"{m.get('metric_chance', nan):.2g}, residual {m.get('metric_residual', nan):.3g})"
+    )
     print("verdict: " + result.algebra.verdict["summary"])
     return 0
 

@@ -48,8 +48,7 @@ def make_file(path: Path, n: int) -> None:
                 df["is_signal_new"] = rng.integers(0, 2, m)
                 store.append("table", df, format="table", index=False, expectedrows=n)
                 print(f"\rwriting {path}: {start + m}/{n} jets", end="", file=sys.stderr, flush=True)
-    print(f"\nwrote {path} ({path.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t0:.0f} s",
-          file=sys.stderr)
+    print(f"\nwrote {path} ({path.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
 
 def read_once(path: str, constituents: int) -> dict:
@@ -70,8 +69,14 @@ def read_once(path: str, constituents: int) -> dict:
                 hwm = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return {"jets": len(jets.labels), "read_s": t2 - t1, "import_s": t1 - t0, "peak_rss_gb": rss / 1e9,
-            "vmhwm_gb": None if hwm is None else hwm / 1e9, "shape": list(jets.momenta.shape)}
+    return {
+        "jets": len(jets.labels),
+        "read_s": t2 - t1,
+        "import_s": t1 - t0,
+        "peak_rss_gb": rss / 1e9,
+        "vmhwm_gb": None if hwm is None else hwm / 1e9,
+        "shape": list(jets.momenta.shape),
+    }
 
 
 def main() -> int:
@@ -79,8 +84,11 @@ def main() -> int:
     ap.add_argument("--jets", type=int, default=1_200_000)
     ap.add_argument("--file", help="benchmark file (default /tmp/liegan-bench/topquark_io_<jets>.h5)")
     ap.add_argument("--constituents", type=int, default=2)
-    ap.add_argument("--cold", action="store_true",
-                    help="evict the file from the OS page cache first (posix_fadvise, this file only)")
+    ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="evict the file from the OS page cache first (posix_fadvise, this file only)",
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--make", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -93,8 +101,7 @@ def main() -> int:
         return 0
     if not path.exists():
         # in a separate process: the writer's memory must not count as the reader's peak (see read_once)
-        subprocess.run([sys.executable, __file__, "--make", "--file", str(path), "--jets", str(args.jets)],
-                       check=True)
+        subprocess.run([sys.executable, __file__, "--make", "--file", str(path), "--jets", str(args.jets)], check=True)
     if args.cold:
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -103,8 +110,11 @@ def main() -> int:
         finally:
             os.close(fd)
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, "--child", "--file", str(path),
-                          "--constituents", str(args.constituents)], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", "--file", str(path), "--constituents", str(args.constituents)],
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t0
     if out.returncode:
         print(out.stderr, file=sys.stderr)
@@ -112,11 +122,12 @@ def main() -> int:
     r = json.loads(out.stdout)
     cache = "evicted from the page cache before reading" if args.cold else "possibly in the page cache"
     print(f"file: {path} ({path.stat().st_size / 1e9:.2f} GB, {r['jets']} jets, 806 columns; {cache})")
-    print(f"read {args.constituents} leading constituents + labels -> {tuple(r['shape'])}: "
-          f"{r['read_s']:.2f} s (target <= 15 s); process wall incl. imports {wall:.2f} s")
+    print(
+        f"read {args.constituents} leading constituents + labels -> {tuple(r['shape'])}: "
+        f"{r['read_s']:.2f} s (target <= 15 s); process wall incl. imports {wall:.2f} s"
+    )
     hwm = f"{r['vmhwm_gb']:.3f} GB" if r["vmhwm_gb"] is not None else "n/a"
-    print(f"peak RSS of the reading process: getrusage {r['peak_rss_gb']:.3f} GB, VmHWM {hwm} "
-          "(target <= 1.5 GB)")
+    print(f"peak RSS of the reading process: getrusage {r['peak_rss_gb']:.3f} GB, VmHWM {hwm} (target <= 1.5 GB)")
     return 0
 
 

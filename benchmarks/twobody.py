@@ -23,8 +23,11 @@ from liegan.trainers import resolve_config, train
 
 
 def time_to_discovery(preset: str, seed: int, overrides: dict, threshold: float, logdir: str) -> dict:
-    cfg = resolve_config("twobody", preset, overrides={**overrides, "train.seed": seed, "run.logdir": logdir,
-                                                       "run.name": f"{preset}-{seed}"})
+    cfg = resolve_config(
+        "twobody",
+        preset,
+        overrides={**overrides, "train.seed": seed, "run.logdir": logdir, "run.name": f"{preset}-{seed}"},
+    )
     truth = torch.as_tensor(twobody_so2()[0], dtype=torch.float32)
     hit: dict = {}
     start = time.perf_counter()
@@ -36,9 +39,14 @@ def time_to_discovery(preset: str, seed: int, overrides: dict, threshold: float,
                 hit.update(seconds=time.perf_counter() - start, steps=trainer.global_step)
 
     result = train(cfg, progress=False, on_step=on_step)
-    return {"seed": seed, "time_to_discovery_s": hit.get("seconds"), "steps": hit.get("steps"),
-            "run_s": time.perf_counter() - start, "final_similarity": result.metrics["similarity_to_truth"],
-            "epochs": cfg.train.epochs}
+    return {
+        "seed": seed,
+        "time_to_discovery_s": hit.get("seconds"),
+        "steps": hit.get("steps"),
+        "run_s": time.perf_counter() - start,
+        "final_similarity": result.metrics["similarity_to_truth"],
+        "epochs": cfg.train.epochs,
+    }
 
 
 def main() -> None:
@@ -61,9 +69,11 @@ def main() -> None:
             print(f"{seed:>4} {t:>17} {r['steps'] or '-':>6} {r['run_s']:>14.2f} {r['final_similarity']:>10.4f}")
     hits = [r for r in rows if r["steps"]]
     if hits:
-        print(f"median time to discovery {statistics.median(r['time_to_discovery_s'] for r in hits):.2f} s, "
-              f"median steps {statistics.median(r['steps'] for r in hits):.0f} "
-              f"({len(hits)}/{len(rows)} seeds reached {args.threshold})")
+        print(
+            f"median time to discovery {statistics.median(r['time_to_discovery_s'] for r in hits):.2f} s, "
+            f"median steps {statistics.median(r['steps'] for r in hits):.0f} "
+            f"({len(hits)}/{len(rows)} seeds reached {args.threshold})"
+        )
     print(f"median whole run {statistics.median(r['run_s'] for r in rows):.2f} s")
 
 

@@ -12,8 +12,17 @@ from liegan.datasets.base import (
     register,
 )
 
-__all__ = ["REGISTRY", "Dataset", "DatasetInfo", "DatasetSpec", "check_arrays", "data_root", "get_spec",
-           "load_dataset", "register"]
+__all__ = [
+    "REGISTRY",
+    "Dataset",
+    "DatasetInfo",
+    "DatasetSpec",
+    "check_arrays",
+    "data_root",
+    "get_spec",
+    "load_dataset",
+    "register",
+]
 
 from liegan.datasets import (  # noqa: E402,F401  (registers)
     custom,

@@ -132,8 +132,9 @@ def check_arrays(x, y, y_kind: str, src: str) -> tuple[torch.Tensor, torch.Tenso
             if y.ndim == 2:
                 y = y[:, None, :]
             if y.ndim != 3 or y.shape[2] != n:
-                raise InputError(f"{src}: vector 'y' must have shape (N, k, {n}) or (N, {n}) to transform "
-                                 f"with x, got {y.shape}")
+                raise InputError(
+                    f"{src}: vector 'y' must have shape (N, k, {n}) or (N, {n}) to transform with x, got {y.shape}"
+                )
             yt = torch.from_numpy(y.astype(np.float32))
         elif y_kind == "scalar":
             if y.ndim == 1:
@@ -143,8 +144,9 @@ def check_arrays(x, y, y_kind: str, src: str) -> tuple[torch.Tensor, torch.Tenso
             yt = torch.from_numpy(y.astype(np.float32))
         else:
             if y.ndim != 1 or (y.dtype.kind == "f" and not np.all(y == np.round(y))) or (y.size and y.min() < 0):
-                raise InputError(f"{src}: class 'y' must be non-negative integers of shape (N,), "
-                                 f"got {y.dtype} {y.shape}")
+                raise InputError(
+                    f"{src}: class 'y' must be non-negative integers of shape (N,), got {y.dtype} {y.shape}"
+                )
             if y.size and y.max() >= MAX_CLASSES:  # the discriminator embeds every label up to the largest
                 raise InputError(f"{src}: class 'y' goes up to {y.max()}; allowed: labels 0 to {MAX_CLASSES - 1}")
             yt = torch.as_tensor(y.astype(np.int64))

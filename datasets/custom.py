@@ -76,14 +76,15 @@ def infer_y_kind(x: np.ndarray, y: np.ndarray | None, src: str) -> str:
         return "none"
     if x.ndim in (2, 3) and y.ndim in (2, 3) and y.shape[-1] == x.shape[-1]:
         return "vector"
-    raise InputError(f"{src}: cannot tell what 'y' of shape {y.shape} is for 'x' of shape {x.shape}; "
-                     "pass --y-kind vector|scalar|class|none")
+    raise InputError(
+        f"{src}: cannot tell what 'y' of shape {y.shape} is for 'x' of shape {x.shape}; "
+        "pass --y-kind vector|scalar|class|none"
+    )
 
 
 def load(cfg: DataConfig) -> Dataset:
     if not cfg.data_file:
-        raise InputError("custom: --data-file is required (a .npz or .h5 file with arrays 'x' and "
-                         "optional 'y')")
+        raise InputError("custom: --data-file is required (a .npz or .h5 file with arrays 'x' and optional 'y')")
     src = str(Path(cfg.data_file).expanduser())
     x, y = read_arrays(cfg.data_file)
     if y is not None and y.ndim == 0:
@@ -99,15 +100,24 @@ def load(cfg: DataConfig) -> Dataset:
     xt, yt = check_arrays(x, y, kind, src)
     n_classes = int(yt.max()) + 1 if kind == "class" else 0
     n = int(xt.shape[2])
-    info = DatasetInfo(name="custom", n_dim=n, n_components=int(xt.shape[1]), y_kind=kind,
-                       feature_names=[f"x{i}" for i in range(n)], n_classes=n_classes, source=src)
+    info = DatasetInfo(
+        name="custom",
+        n_dim=n,
+        n_components=int(xt.shape[1]),
+        y_kind=kind,
+        feature_names=[f"x{i}" for i in range(n)],
+        n_classes=n_classes,
+        source=src,
+    )
     return Dataset(x=xt, y=yt, info=info)
 
 
-SPEC = register(DatasetSpec(
-    name="custom",
-    description="your own data: --data-file FILE.npz|.h5 with x (N, k, n) or (N, n) and optional y "
-                "(--y-kind vector|scalar|class|none); no known symmetry",
-    load=load,
-    presets={"default": {"generator": {"channels": 1, "mask": "none"}}},
-))
+SPEC = register(
+    DatasetSpec(
+        name="custom",
+        description="your own data: --data-file FILE.npz|.h5 with x (N, k, n) or (N, n) and optional y "
+        "(--y-kind vector|scalar|class|none); no known symmetry",
+        load=load,
+        presets={"default": {"generator": {"channels": 1, "mask": "none"}}},
+    )
+)

@@ -136,8 +136,8 @@ def download(remote: RemoteFile, dest: Path, progress: bool = True) -> Path:
             bar = None
             if progress:
                 from tqdm import tqdm
-                bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                           desc=dest.name)
+
+                bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name)
             try:
                 with open(part, "ab" if resumed else "wb") as f:
                     while chunk := resp.read(BLOCK):
@@ -146,8 +146,10 @@ def download(remote: RemoteFile, dest: Path, progress: bool = True) -> Path:
                         if bar is not None:
                             bar.update(len(chunk))
             except (urllib.error.URLError, OSError) as e:
-                raise InputError(f"{remote.url}: download interrupted after {part.stat().st_size} bytes "
-                                 f"({e}); run the command again to resume") from None
+                raise InputError(
+                    f"{remote.url}: download interrupted after {part.stat().st_size} bytes "
+                    f"({e}); run the command again to resume"
+                ) from None
             finally:
                 if bar is not None:
                     bar.close()
@@ -156,15 +158,23 @@ def download(remote: RemoteFile, dest: Path, progress: bool = True) -> Path:
     got = h.hexdigest()
     if got != remote.md5:
         part.unlink(missing_ok=True)
-        raise InputError(f"{dest}: md5 {got} does not match the record's {remote.md5}; the download was "
-                         "corrupted and has been removed: run the command again")
+        raise InputError(
+            f"{dest}: md5 {got} does not match the record's {remote.md5}; the download was "
+            "corrupted and has been removed: run the command again"
+        )
     os.replace(part, dest)
     _write_sidecar(dest, got)
     return dest
 
 
-def fetch_record_files(record: int | str, names: list[str], dest_dir: str | os.PathLike,
-                       api: str | None = None, progress: bool = True, force: bool = False) -> list[Path]:
+def fetch_record_files(
+    record: int | str,
+    names: list[str],
+    dest_dir: str | os.PathLike,
+    api: str | None = None,
+    progress: bool = True,
+    force: bool = False,
+) -> list[Path]:
     """Make sure ``dest_dir/<name>`` is present and verified for each name; returns the paths.
 
     Verified files (sidecar matches) are skipped without any network access.  A file that is present but
@@ -185,7 +195,9 @@ def fetch_record_files(record: int | str, names: list[str], dest_dir: str | os.P
             if got == r.md5:
                 _write_sidecar(p, got)
                 continue
-            raise InputError(f"{p}: exists but its md5 {got} differs from the record's {r.md5}; delete it or "
-                             "pass --force to download it again")
+            raise InputError(
+                f"{p}: exists but its md5 {got} differs from the record's {r.md5}; delete it or "
+                "pass --force to download it again"
+            )
         download(r, p, progress=progress)
     return paths

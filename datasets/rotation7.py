@@ -20,8 +20,13 @@ N_DEFAULT = 20000  # the paper's sample count
 
 # C7: exp(2 pi m / 7 T) for the rotation T in the (x1, x2) plane.  No unique metric: a rotation about x3
 # preserves the whole family diag(a, a, b).
-SYMMETRY = Symmetry("C7 about x3", so(3)[:1], ["R_x3"], discrete=DiscretePart(ORDER, (0.0, 0.0, 1.0), "x3"),
-                    description="rotations of (x1, x2) about x3 by multiples of 2pi/7 (360/7 = 51.43 deg)")
+SYMMETRY = Symmetry(
+    "C7 about x3",
+    so(3)[:1],
+    ["R_x3"],
+    discrete=DiscretePart(ORDER, (0.0, 0.0, 1.0), "x3"),
+    description="rotations of (x1, x2) about x3 by multiples of 2pi/7 (360/7 = 51.43 deg)",
+)
 
 
 def rotation7_target(x: np.ndarray, order: int = ORDER) -> np.ndarray:
@@ -47,8 +52,9 @@ def load_rotation7(cfg: DataConfig) -> Dataset:
         symmetry=SYMMETRY,
         source=f"simulated: x ~ N(0, I_3), N={n}, seed={cfg.seed}",
     )
-    return Dataset(torch.as_tensor(x[:, None, :], dtype=torch.float32),
-                   torch.as_tensor(y[:, None], dtype=torch.float32), info)
+    return Dataset(
+        torch.as_tensor(x[:, None, :], dtype=torch.float32), torch.as_tensor(y[:, None], dtype=torch.float32), info
+    )
 
 
 _PAPER = {
@@ -65,16 +71,33 @@ _PAPER = {
 # cosine learning-rate decay to 0.2 over 60 epochs then lets the discriminator hold the angle steady: order 7
 # about x3 on seeds 0-5 (errors 0.004-0.040 against the tolerance 0.1; 40 constant-rate epochs: 3 of 4).
 _DEFAULT = {
-    "generator": {"channels": 1, "mask": "none", "coefficients": "integer", "int_low": 1, "int_high": 1,
-                  "init_scale": 0.3},
+    "generator": {
+        "channels": 1,
+        "mask": "none",
+        "coefficients": "integer",
+        "int_low": 1,
+        "int_high": 1,
+        "init_scale": 0.3,
+    },
     "discriminator": {"hidden": [64, 64, 64]},
-    "train": {"lambda_id": 1.0, "lambda_id_final": 0.0, "lambda_decay": [6, 14], "lr_g": 2e-3, "lr_d": 3e-3,
-              "batch_size": 256, "epochs": 60, "lr_schedule": "cosine", "lr_floor": 0.2},
+    "train": {
+        "lambda_id": 1.0,
+        "lambda_id_final": 0.0,
+        "lambda_decay": [6, 14],
+        "lr_g": 2e-3,
+        "lr_d": 3e-3,
+        "batch_size": 256,
+        "epochs": 60,
+        "lr_schedule": "cosine",
+        "lr_floor": 0.2,
+    },
 }
 
-register(DatasetSpec(
-    name="rotation7",
-    description="x ~ N(0, I_3), y = x3 / (1 + mod(atan2(x2, x1), 2pi/7)); symmetry: C7 rotations about x3",
-    load=load_rotation7,
-    presets={"default": _DEFAULT, "paper": _PAPER},
-))
+register(
+    DatasetSpec(
+        name="rotation7",
+        description="x ~ N(0, I_3), y = x3 / (1 + mod(atan2(x2, x1), 2pi/7)); symmetry: C7 rotations about x3",
+        load=load_rotation7,
+        presets={"default": _DEFAULT, "paper": _PAPER},
+    )
+)

@@ -54,8 +54,7 @@ SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 ROTATION = aff2()[:1]  # (1, 3, 3)
 # A further small rotation leaves the distribution of angles nearly uniform over [-45, 45] degrees
-SYMMETRY = Symmetry("so(2) in aff(2)", ROTATION, ["rotation"],
-                    description="a rotation of the image about its centre")
+SYMMETRY = Symmetry("so(2) in aff(2)", ROTATION, ["rotation"], description="a rotation of the image about its centre")
 
 
 # -------------------------------------------------------------------------------------------- IDX files
@@ -284,8 +283,14 @@ PAPER = {
 DEFAULT = {
     "generator": {"channels": 1, "mask": "affine", "sigma": 1.0, "init_scale": 0.3},
     "discriminator": {"hidden": [128]},
-    "train": {"lambda_id": 1.0, "batch_size": 64, "lr_g": 3e-3, "lr_d": 1e-3, "epochs": 16,
-              "stop_when_converged": True},
+    "train": {
+        "lambda_id": 1.0,
+        "batch_size": 64,
+        "lr_g": 3e-3,
+        "lr_d": 1e-3,
+        "epochs": 16,
+        "stop_when_converged": True,
+    },
 }
 
 register(

@@ -50,8 +50,9 @@ BLOCK = 1000  # draws per random stream
 SIM_VERSION = 1  # bump when the simulator changes, so old cache files are not reused
 SPLITS = {"train": 0, "test": 1}
 # One rotation of the six 2-vectors together (angular momentum conservation's symmetry)
-SYMMETRY = Symmetry("so(2)", nbody_so2(BODIES), ["R"],
-                    description="one rotation of the 2-vectors (q1, p1, q2, p2, q3, p3) together")
+SYMMETRY = Symmetry(
+    "so(2)", nbody_so2(BODIES), ["R"], description="one rotation of the 2-vectors (q1, p1, q2, p2, q3, p3) together"
+)
 
 # Yoshida (1990): a symmetric composition of three leapfrog steps with these weights is fourth order
 _W1 = 1.0 / (2.0 - 2.0 ** (1.0 / 3.0))

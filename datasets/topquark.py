@@ -76,8 +76,10 @@ def _blocks(table: h5py.Dataset, src: str) -> dict[str, tuple[str, int]]:
             continue
         raw = table.attrs.get(f"{field}_kind")
         if raw is None:
-            raise InputError(f"{src}: /table/table has no attribute '{field}_kind' naming its columns "
-                             "(not a pandas table-format file?)")
+            raise InputError(
+                f"{src}: /table/table has no attribute '{field}_kind' naming its columns "
+                "(not a pandas table-format file?)"
+            )
         if isinstance(raw, np.ndarray):
             raw = raw.tobytes()
         if isinstance(raw, str):
@@ -100,12 +102,13 @@ def _check_extent(table: h5py.Dataset, src: str) -> None:
     back as fill values, one slice at a time."""
     n_rows, width = int(table.shape[0]), table.dtype.itemsize
     if width > MAX_ROW_BYTES:
-        raise InputError(f"{src}: /table/table rows are {width} bytes wide (> {MAX_ROW_BYTES}): "
-                         "not a top-tagging file")
+        raise InputError(f"{src}: /table/table rows are {width} bytes wide (> {MAX_ROW_BYTES}): not a top-tagging file")
     declared = n_rows * width
     if table.compression is None and declared > 0 and table.id.get_storage_size() < declared // 2:
-        raise InputError(f"{src}: /table/table declares {n_rows} rows ({declared} bytes) but stores only "
-                         f"{table.id.get_storage_size()} bytes: truncated or corrupt")
+        raise InputError(
+            f"{src}: /table/table declares {n_rows} rows ({declared} bytes) but stores only "
+            f"{table.id.get_storage_size()} bytes: truncated or corrupt"
+        )
 
 
 def _open_table(path: Path) -> tuple[h5py.File, h5py.Dataset]:
@@ -117,31 +120,39 @@ def _open_table(path: Path) -> tuple[h5py.File, h5py.Dataset]:
     try:
         f = h5py.File(path, "r")
     except OSError as e:
-        raise InputError(f"{src}: not a readable HDF5 file; it may be truncated or corrupt "
-                         f"(re-download it with `liegan data fetch topquark`) ({e})") from None
+        raise InputError(
+            f"{src}: not a readable HDF5 file; it may be truncated or corrupt "
+            f"(re-download it with `liegan data fetch topquark`) ({e})"
+        ) from None
     try:
         node = f.get("table")
         if isinstance(node, h5py.Group) and "table" not in node and "block0_values" in node:
-            raise InputError(f"{src}: pandas 'fixed' format (/table/block0_values); the top-tagging reader "
-                             "needs the 'table' format: rewrite it with "
-                             "DataFrame.to_hdf(path, key='table', format='table')")
+            raise InputError(
+                f"{src}: pandas 'fixed' format (/table/block0_values); the top-tagging reader "
+                "needs the 'table' format: rewrite it with "
+                "DataFrame.to_hdf(path, key='table', format='table')"
+            )
         table = f.get("table/table")
         if not isinstance(table, h5py.Dataset) or table.dtype.fields is None:
-            raise InputError(f"{src}: no compound dataset /table/table: not a top-tagging file in pandas "
-                             "'table' format (keys found: " + ", ".join(sorted(f.keys())) + ")")
+            raise InputError(
+                f"{src}: no compound dataset /table/table: not a top-tagging file in pandas "
+                "'table' format (keys found: " + ", ".join(sorted(f.keys())) + ")"
+            )
         _check_extent(table, src)
         return f, table
     except (RuntimeError, KeyError, ValueError) as e:  # h5py's errors for damaged object headers/B-trees
         f.close()
-        raise InputError(f"{src}: corrupt HDF5 metadata ({e}); re-download it with `liegan data fetch "
-                         "topquark`") from None
+        raise InputError(
+            f"{src}: corrupt HDF5 metadata ({e}); re-download it with `liegan data fetch topquark`"
+        ) from None
     except BaseException:
         f.close()
         raise
 
 
-def read_jets(path: str | os.PathLike, constituents: int = 2, n_samples: int | None = None,
-              classes: tuple[int, ...] | None = None) -> Jets:
+def read_jets(
+    path: str | os.PathLike, constituents: int = 2, n_samples: int | None = None, classes: tuple[int, ...] | None = None
+) -> Jets:
     """Read the ``constituents`` leading four-momenta and the labels of jets in a top-tagging file.
 
     n_samples: at most this many jets (after the class filter), taken in file order.
@@ -158,14 +169,18 @@ def read_jets(path: str | os.PathLike, constituents: int = 2, n_samples: int | N
         except (RuntimeError, KeyError, ValueError) as e:  # damaged attribute storage
             raise InputError(f"{src}: corrupt column-name attributes ({e})") from None
         if LABEL not in columns:
-            raise InputError(f"{src}: no '{LABEL}' column (the class label); columns found: "
-                             f"{len(columns)}, e.g. {sorted(columns)[:6]}")
+            raise InputError(
+                f"{src}: no '{LABEL}' column (the class label); columns found: "
+                f"{len(columns)}, e.g. {sorted(columns)[:6]}"
+            )
         wanted = [f"{c}_{i}" for i in range(constituents) for c in FEATURES]
         missing = [w for w in wanted if w not in columns]
         if missing:
             n_have = sum(1 for c in columns if c.startswith("E_"))
-            raise InputError(f"{src}: missing column(s) {missing[:4]}{'...' if len(missing) > 4 else ''}; "
-                             f"the file has {n_have} constituents, {constituents} were asked for")
+            raise InputError(
+                f"{src}: missing column(s) {missing[:4]}{'...' if len(missing) > 4 else ''}; "
+                f"the file has {n_have} constituents, {constituents} were asked for"
+            )
         for name in wanted:
             if table.dtype.fields[columns[name][0]][0].base.kind != "f":
                 raise InputError(f"{src}: column {name} is not floating point")
@@ -177,9 +192,11 @@ def read_jets(path: str | os.PathLike, constituents: int = 2, n_samples: int | N
         limit = n_rows if n_samples is None else max(int(n_samples), 0)
         kept_bytes = min(limit, n_rows) * (constituents * 4 * 4 + 8)  # float32 momenta + int64 label
         if kept_bytes > max_array_bytes():
-            raise InputError(f"{src}: {min(limit, n_rows)} jets x {constituents} constituents need {kept_bytes} "
-                             f"bytes, above the {max_array_bytes()}-byte cap (use --n-samples, or raise "
-                             "LIEGAN_MAX_ARRAY_BYTES)")
+            raise InputError(
+                f"{src}: {min(limit, n_rows)} jets x {constituents} constituents need {kept_bytes} "
+                f"bytes, above the {max_array_bytes()}-byte cap (use --n-samples, or raise "
+                "LIEGAN_MAX_ARRAY_BYTES)"
+            )
         step = max(1, SLICE_BYTES // max(table.dtype.itemsize, 1))
         if table.chunks:
             step = max(table.chunks[0], step - step % table.chunks[0])
@@ -192,8 +209,10 @@ def read_jets(path: str | os.PathLike, constituents: int = 2, n_samples: int | N
             try:
                 table.read_direct(buf, np.s_[start:stop], np.s_[0:m])
             except (OSError, ValueError, RuntimeError) as e:
-                raise InputError(f"{src}: cannot read rows {start}-{stop}: the file is truncated or corrupt "
-                                 f"(re-download it with `liegan data fetch topquark`) ({e})") from None
+                raise InputError(
+                    f"{src}: cannot read rows {start}-{stop}: the file is truncated or corrupt "
+                    f"(re-download it with `liegan data fetch topquark`) ({e})"
+                ) from None
             rows = buf[:m]
             lab_field, lab_pos = columns[LABEL]
             lab = rows[lab_field].reshape(m, -1)[:, lab_pos]
@@ -212,7 +231,7 @@ def read_jets(path: str | os.PathLike, constituents: int = 2, n_samples: int | N
             out_y.append(lab[:take])
             kept += take
             start = stop
-        momenta = (np.concatenate(out_x) if out_x else np.zeros((0, len(wanted)), np.float32))
+        momenta = np.concatenate(out_x) if out_x else np.zeros((0, len(wanted)), np.float32)
         momenta = momenta.reshape(-1, constituents, 4)
         labels = np.concatenate(out_y) if out_y else np.zeros(0, np.int64)
     if not np.isfinite(momenta).all():
@@ -243,7 +262,8 @@ def load(cfg: DataConfig) -> Dataset:
             f"{path}: top-tagging file not found. Put the Zenodo file {path.name} there (or point "
             f"--data-dir at the folder holding {path.name} or topquark/{path.name}), or run "
             f"`liegan data fetch topquark --split {cfg.split}` to download it (record 2603256), or "
-            f"`liegan data synth topquark --jets 200000` to write synthetic jets in the same format")
+            f"`liegan data synth topquark --jets 200000` to write synthetic jets in the same format"
+        )
     jets = read_jets(path, constituents=cfg.constituents, n_samples=cfg.n_samples)
     full = jets.mask.all(axis=1)
     dropped = int((~full).sum())
@@ -259,9 +279,11 @@ def load(cfg: DataConfig) -> Dataset:
         feature_names=list(FEATURE_NAMES),
         symmetry=LORENTZ,
         n_classes=2,
-        source=(f"{path} ({len(y)} jets, {cfg.constituents} leading constituents in units of "
-                f"{SCALE_GEV:g} GeV; "
-                f"{dropped} jets with fewer real constituents dropped)"),
+        source=(
+            f"{path} ({len(y)} jets, {cfg.constituents} leading constituents in units of "
+            f"{SCALE_GEV:g} GeV; "
+            f"{dropped} jets with fewer real constituents dropped)"
+        ),
     )
     return Dataset(x=x, y=y, info=info)
 
@@ -296,15 +318,16 @@ _DEFAULT = {
     "data": {"constituents": 2, "n_samples": 200_000},
     "generator": dict(_PAPER["generator"], fixed_norm=0.25),
     "discriminator": {"hidden": [128, 128]},
-    "train": dict(_PAPER["train"], epochs=5, batch_size=512, lr_g=3e-2, lr_d=2e-3, mu_reg=0.0,
-                  lr_schedule="cosine"),
+    "train": dict(_PAPER["train"], epochs=5, batch_size=512, lr_g=3e-2, lr_d=2e-3, mu_reg=0.0, lr_schedule="cosine"),
 }
 
-register(DatasetSpec(
-    name="topquark",
-    description="Top Quark Tagging Reference Dataset (Zenodo 2603256): four-momenta of the leading jet "
-                "constituents, top vs QCD labels; expected symmetry so(1,3). Files: `liegan data fetch "
-                "topquark` or `liegan data synth topquark`.",
-    load=load,
-    presets={"paper": _PAPER, "default": _DEFAULT},
-))
+register(
+    DatasetSpec(
+        name="topquark",
+        description="Top Quark Tagging Reference Dataset (Zenodo 2603256): four-momenta of the leading jet "
+        "constituents, top vs QCD labels; expected symmetry so(1,3). Files: `liegan data fetch "
+        "topquark` or `liegan data synth topquark`.",
+        load=load,
+        presets={"paper": _PAPER, "default": _DEFAULT},
+    )
+)

@@ -102,8 +102,9 @@ def _orthonormal_frame(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e1, np.cross(n, e1)
 
 
-def two_body(P: np.ndarray, M: np.ndarray, m1: np.ndarray, m2: np.ndarray, cos_t: np.ndarray,
-             phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def two_body(
+    P: np.ndarray, M: np.ndarray, m1: np.ndarray, m2: np.ndarray, cos_t: np.ndarray, phi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Decay parents P (m, 4) of mass M into masses m1, m2 at rest-frame polar angle acos(cos_t) to the
     parent's flight direction and azimuth phi.  The second daughter is P - p1, so the sum is exact."""
     pstar = np.sqrt(np.clip((M**2 - (m1 + m2) ** 2) * (M**2 - (m1 - m2) ** 2), 0.0, None)) / (2.0 * M)
@@ -293,8 +294,9 @@ def sanity_summary(constituents: np.ndarray, is_top: np.ndarray, n_subjet_jets: 
     # falling: the peak is at low mass (well below the top and W-pair masses) and no bin above it exceeds
     # its left neighbour by more than 2 sigma of counting noise; any one-peaked spectrum falls above its
     # peak, so the peak's position is part of the check
-    falls = bool(edges[peak] < 100.0 and np.all(np.diff(tail) <= 2.0 * np.sqrt(tail[:-1] + 1.0))
-                 and tail[-1] < tail[0] / 3.0)
+    falls = bool(
+        edges[peak] < 100.0 and np.all(np.diff(tail) <= 2.0 * np.sqrt(tail[:-1] + 1.0)) and tail[-1] < tail[0] / 3.0
+    )
     out = {
         "top_mass_median": float(np.median(top)) if len(top) else float("nan"),
         "qcd_mass_median": float(np.median(qcd)) if len(qcd) else float("nan"),
@@ -322,13 +324,14 @@ def _require_pandas():
         import tables  # noqa: F401  (pandas needs PyTables for format='table')
     except ImportError as e:
         raise InputError(
-            f"writing top-tagging files needs pandas and PyTables ({e.name} is missing): "
-            "pip install 'liegan[topquark]'") from None
+            f"writing top-tagging files needs pandas and PyTables ({e.name} is missing): pip install 'liegan[topquark]'"
+        ) from None
     return pd
 
 
-def write_split(path: str | os.PathLike, n: int, seed: int, ttv: int = 0, chunk: int = 20000,
-                progress: bool = False) -> dict:
+def write_split(
+    path: str | os.PathLike, n: int, seed: int, ttv: int = 0, chunk: int = 20000, progress: bool = False
+) -> dict:
     """Write n synthetic jets to ``path`` in the real file's layout; returns a sanity summary of the first
     chunk.  Written in chunks (bounded memory) with pandas' table-format append, atomically."""
     pd = _require_pandas()
@@ -340,6 +343,7 @@ def write_split(path: str | os.PathLike, n: int, seed: int, ttv: int = 0, chunk:
         bar = None
         if progress:
             from tqdm import tqdm
+
             bar = tqdm(total=n, unit="jet", desc=Path(path).name, leave=False)
         for start in range(0, n, chunk):
             m = min(chunk, n - start)
@@ -366,8 +370,9 @@ def split_sizes(n_train: int) -> dict[str, int]:
     return {"train": n_train, "val": max(1, n_train // 3), "test": max(1, n_train // 3)}
 
 
-def synthesize(out_dir: str | os.PathLike, n_train: int, seed: int = 0, splits=SPLITS,
-               progress: bool = False) -> dict[str, dict]:
+def synthesize(
+    out_dir: str | os.PathLike, n_train: int, seed: int = 0, splits=SPLITS, progress: bool = False
+) -> dict[str, dict]:
     """Write <out_dir>/{train,val,test}.h5; each split has its own seed stream.  Returns {split: summary}."""
     if n_train < 1:
         raise InputError(f"--jets must be at least 1, got {n_train}")

@@ -76,8 +76,7 @@ def initial_states(n_traj: int, seed: int, split: str = "train") -> np.ndarray:
     return np.concatenate(out)[:n_traj]
 
 
-def kepler_propagate(r0: np.ndarray, v0: np.ndarray, mu: float,
-                     t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def kepler_propagate(r0: np.ndarray, v0: np.ndarray, mu: float, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Closed-form elliptic Kepler motion r'' = -mu r / |r|^3.
 
     r0, v0: (N, 2) initial relative position and velocity (bound orbits); t: (T,) times from the start.
@@ -110,8 +109,9 @@ def kepler_propagate(r0: np.ndarray, v0: np.ndarray, mu: float,
     return pos, vel
 
 
-def simulate(n_traj: int = N_TRAJ, seed: int = 0, split: str = "train", steps: int = STEPS,
-             dt: float = DT) -> np.ndarray:
+def simulate(
+    n_traj: int = N_TRAJ, seed: int = 0, split: str = "train", steps: int = STEPS, dt: float = DT
+) -> np.ndarray:
     """(n_traj, steps, 8) float64 trajectories in the per-body layout, a pure function of the arguments."""
     s0 = initial_states(n_traj, seed, split)
     q1, p1 = s0[:, 0:2], s0[:, 2:4]
@@ -130,8 +130,7 @@ def energy(states: np.ndarray) -> np.ndarray:
 
 def angular_momentum(states: np.ndarray) -> np.ndarray:
     q1, p1, q2, p2 = states[..., 0:2], states[..., 2:4], states[..., 4:6], states[..., 6:8]
-    return (q1[..., 0] * p1[..., 1] - q1[..., 1] * p1[..., 0]
-            + q2[..., 0] * p2[..., 1] - q2[..., 1] * p2[..., 0])
+    return q1[..., 0] * p1[..., 1] - q1[..., 1] * p1[..., 0] + q2[..., 0] * p2[..., 1] - q2[..., 1] * p2[..., 0]
 
 
 def make_pairs(traj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,9 +149,20 @@ def cache_path(cfg: DataConfig, n_traj: int, split: str, steps: int = STEPS, dt:
 
 
 def _cache_attrs(seed: int, n_traj: int, split: str, steps: int, dt: float) -> dict:
-    return {"sim_version": SIM_VERSION, "seed": seed, "split": split, "n_traj": n_traj, "steps": steps,
-            "dt": dt, "G": G, "mass": MASS, "r_min": R_MIN, "r_max": R_MAX, "vel_noise": VEL_NOISE,
-            "layout": ",".join(FEATURE_NAMES)}
+    return {
+        "sim_version": SIM_VERSION,
+        "seed": seed,
+        "split": split,
+        "n_traj": n_traj,
+        "steps": steps,
+        "dt": dt,
+        "G": G,
+        "mass": MASS,
+        "r_min": R_MIN,
+        "r_max": R_MAX,
+        "vel_noise": VEL_NOISE,
+        "layout": ",".join(FEATURE_NAMES),
+    }
 
 
 def read_trajectory_cache(path: Path, attrs: dict) -> np.ndarray | None:
@@ -223,12 +233,16 @@ def read_hnn_pickle(path: str | Path, split: str = "train") -> np.ndarray:
         raise InputError(f"{src}: {key!r} must be numeric, got dtype {coords.dtype}")
     if coords.ndim == 2 and coords.shape[1] == 8:
         if coords.shape[0] == 0 or coords.shape[0] % HNN_TIMESTEPS:
-            raise InputError(f"{src}: flat {key!r} of shape {coords.shape} does not split into trajectories "
-                             f"of {HNN_TIMESTEPS} steps (store it as (N, T, 8) instead)")
+            raise InputError(
+                f"{src}: flat {key!r} of shape {coords.shape} does not split into trajectories "
+                f"of {HNN_TIMESTEPS} steps (store it as (N, T, 8) instead)"
+            )
         coords = coords.reshape(-1, HNN_TIMESTEPS, 8)
     if coords.ndim != 3 or coords.shape[2] != 8 or coords.shape[0] == 0 or coords.shape[1] < 2:
-        raise InputError(f"{src}: {key!r} must have shape (N, T, 8) with N >= 1 and T >= 2 time steps "
-                         f"(columns q1x, q2x, q1y, q2y, p1x, p2x, p1y, p2y), got {coords.shape}")
+        raise InputError(
+            f"{src}: {key!r} must have shape (N, T, 8) with N >= 1 and T >= 2 time steps "
+            f"(columns q1x, q2x, q1y, q2y, p1x, p2x, p1y, p2y), got {coords.shape}"
+        )
     if not np.isfinite(coords).all():
         bad = int((~np.isfinite(coords)).any(axis=(1, 2)).sum())
         raise InputError(f"{src}: {key!r} contains NaN or inf in {bad} of {coords.shape[0]} trajectories")
@@ -246,8 +260,9 @@ def _split(cfg: DataConfig, what: str) -> str:
 
 # One rotation of the four 2-vectors together (angular momentum conservation's symmetry).  No unique
 # metric: every combination of the vectors' dot and cross products is invariant (a 16-dimensional family).
-SYMMETRY = Symmetry("so(2)", twobody_so2(), ["R"],
-                    description="one rotation of the 2-vectors (q1, p1, q2, p2) together")
+SYMMETRY = Symmetry(
+    "so(2)", twobody_so2(), ["R"], description="one rotation of the 2-vectors (q1, p1, q2, p2) together"
+)
 
 
 def _n_samples(cfg: DataConfig) -> int:
@@ -263,15 +278,21 @@ def load(cfg: DataConfig) -> Dataset:
         source = src
     else:
         traj, path = simulated_trajectories(cfg)
-        source = (f"simulated: seed {cfg.seed}, {traj.shape[0]} trajectories x {STEPS} steps of dt {DT:g} "
-                  f"(cache {path})")
+        source = f"simulated: seed {cfg.seed}, {traj.shape[0]} trajectories x {STEPS} steps of dt {DT:g} (cache {path})"
     x, y = make_pairs(traj)
     if cfg.n_samples is not None:
         n = _n_samples(cfg)
         x, y = x[:n], y[:n]
     xt, yt = check_arrays(x, y, "vector", source)
-    info = DatasetInfo(name="twobody", n_dim=8, n_components=1, y_kind="vector",
-                       feature_names=list(FEATURE_NAMES), symmetry=SYMMETRY, source=source)
+    info = DatasetInfo(
+        name="twobody",
+        n_dim=8,
+        n_components=1,
+        y_kind="vector",
+        feature_names=list(FEATURE_NAMES),
+        symmetry=SYMMETRY,
+        source=source,
+    )
     return Dataset(x=xt, y=yt, info=info)
 
 
@@ -293,11 +314,12 @@ DEFAULT = {
     "train": {"lambda_id": 1.0, "batch_size": 128, "lr_g": 2e-2, "lr_d": 2e-3, "epochs": 5},
 }
 
-SPEC = register(DatasetSpec(
-    name="twobody",
-    description="gravitational two-body orbits, pairs (state at t, state at t+dt) in R^8; truth so(2). "
-                "Built-in simulator (cached), or the HNN pickle 2body-orbits-dataset.pkl via --data-file",
-    load=load,
-    presets={"default": DEFAULT, "paper": PAPER, "paper4x4": PAPER_4X4},
-))
-
+SPEC = register(
+    DatasetSpec(
+        name="twobody",
+        description="gravitational two-body orbits, pairs (state at t, state at t+dt) in R^8; truth so(2). "
+        "Built-in simulator (cached), or the HNN pickle 2body-orbits-dataset.pkl via --data-file",
+        load=load,
+        presets={"default": DEFAULT, "paper": PAPER, "paper4x4": PAPER_4X4},
+    )
+)

@@ -70,20 +70,22 @@ class Algebra:
         return int(self.generators.shape[0])
 
     def metadata(self) -> dict:
-        return jsonable({
-            "format_version": FORMAT_VERSION,
-            "dataset": self.dataset,
-            "feature_names": list(self.feature_names),
-            "n_dim": self.n_dim,
-            "n_channels": self.n_channels,
-            "coefficients": self.coefficients,
-            "config": self.config,
-            "metrics": self.metrics,
-            "symmetry": self.symmetry,
-            "verdict": self.verdict,
-            "liegan_version": self.liegan_version,
-            "arrays_sha256": arrays_digest(self.generators, self.mask),  # ties algebra.json to its npz
-        })
+        return jsonable(
+            {
+                "format_version": FORMAT_VERSION,
+                "dataset": self.dataset,
+                "feature_names": list(self.feature_names),
+                "n_dim": self.n_dim,
+                "n_channels": self.n_channels,
+                "coefficients": self.coefficients,
+                "config": self.config,
+                "metrics": self.metrics,
+                "symmetry": self.symmetry,
+                "verdict": self.verdict,
+                "liegan_version": self.liegan_version,
+                "arrays_sha256": arrays_digest(self.generators, self.mask),  # ties algebra.json to its npz
+            }
+        )
 
     # ---------------------------------------------------------------------------------------- writers
     def save(self, folder: str | Path) -> tuple[Path, Path]:
@@ -117,13 +119,22 @@ class Algebra:
 
         path = Path(path)
         with atomic_path(path) as tmp:
-            torch.save({"generators": torch.from_numpy(self.generators),
-                        "mask": torch.from_numpy(self.mask), "metadata": self.metadata()}, tmp)
+            torch.save(
+                {
+                    "generators": torch.from_numpy(self.generators),
+                    "mask": torch.from_numpy(self.mask),
+                    "metadata": self.metadata(),
+                },
+                tmp,
+            )
         return path
 
     def export(self, fmt: str, out: str | Path) -> Path:
-        writers = {"npz": self.save_npz, "pt": self.save_pt,
-                   "json": lambda p: self.save_json(p, include_generators=True)}
+        writers = {
+            "npz": self.save_npz,
+            "pt": self.save_pt,
+            "json": lambda p: self.save_json(p, include_generators=True),
+        }
         if fmt not in writers:
             raise InputError(f"unknown export format {fmt!r}: use one of {sorted(writers)}")
         return writers[fmt](out)
@@ -154,8 +165,7 @@ def _as_array(value: Any, name: str, src: Path, kinds: str = "fiu") -> np.ndarra
 def _check_generators(G: Any, src: Path) -> np.ndarray:
     G = _as_array(G, "generators", src)
     if G.ndim != 3 or G.shape[1] != G.shape[2] or G.shape[0] == 0:
-        raise InputError(f"{src}: 'generators' must be a non-empty numeric array of shape (c, n, n), "
-                         f"got {G.shape}")
+        raise InputError(f"{src}: 'generators' must be a non-empty numeric array of shape (c, n, n), got {G.shape}")
     return G
 
 
@@ -172,8 +182,10 @@ def _read_json(path: Path) -> dict:
     cap = max_array_bytes()
     try:
         if path.stat().st_size > cap:
-            raise InputError(f"{path}: JSON file of {path.stat().st_size} bytes is larger than the cap of "
-                             f"{cap} bytes (raise LIEGAN_MAX_ARRAY_BYTES if it is genuine)")
+            raise InputError(
+                f"{path}: JSON file of {path.stat().st_size} bytes is larger than the cap of "
+                f"{cap} bytes (raise LIEGAN_MAX_ARRAY_BYTES if it is genuine)"
+            )
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not a readable algebra JSON file ({e})") from None
@@ -210,14 +222,24 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None, dict | None]:
     return G, _check_mask(arrays.get("mask"), G, path), meta
 
 
-_META_TYPES = {"dataset": str, "feature_names": list, "coefficients": dict, "config": dict, "metrics": dict,
-               "symmetry": (dict, type(None)), "verdict": (dict, type(None)), "liegan_version": str}
+_META_TYPES = {
+    "dataset": str,
+    "feature_names": list,
+    "coefficients": dict,
+    "config": dict,
+    "metrics": dict,
+    "symmetry": (dict, type(None)),
+    "verdict": (dict, type(None)),
+    "liegan_version": str,
+}
 
 
 def _from_meta(G, M, meta: dict, src: Path) -> Algebra:
     if meta.get("n_dim", G.shape[-1]) != G.shape[-1] or meta.get("n_channels", G.shape[0]) != G.shape[0]:
-        raise InputError(f"{src}: metadata says n_channels={meta.get('n_channels')}, "
-                         f"n_dim={meta.get('n_dim')} but the generators have shape {G.shape}")
+        raise InputError(
+            f"{src}: metadata says n_channels={meta.get('n_channels')}, "
+            f"n_dim={meta.get('n_dim')} but the generators have shape {G.shape}"
+        )
     for key, kind in _META_TYPES.items():
         if key in meta and not isinstance(meta[key], kind):
             want = kind.__name__ if isinstance(kind, type) else f"{kind[0].__name__} or null"
@@ -227,11 +249,18 @@ def _from_meta(G, M, meta: dict, src: Path) -> Algebra:
         raise InputError(f"{src}: feature_names must be strings")
     if names and len(names) != G.shape[-1]:
         raise InputError(f"{src}: {len(names)} feature_names for n_dim={G.shape[-1]}")
-    return Algebra(G, _check_mask(M, G, src), dataset=meta.get("dataset", "unknown"),
-                   feature_names=list(names), coefficients=meta.get("coefficients", {}),
-                   config=meta.get("config", {}), metrics=meta.get("metrics", {}),
-                   symmetry=meta.get("symmetry"), verdict=meta.get("verdict"),
-                   liegan_version=meta.get("liegan_version", "unknown"))
+    return Algebra(
+        G,
+        _check_mask(M, G, src),
+        dataset=meta.get("dataset", "unknown"),
+        feature_names=list(names),
+        coefficients=meta.get("coefficients", {}),
+        config=meta.get("config", {}),
+        metrics=meta.get("metrics", {}),
+        symmetry=meta.get("symmetry"),
+        verdict=meta.get("verdict"),
+        liegan_version=meta.get("liegan_version", "unknown"),
+    )
 
 
 def arrays_digest(generators: np.ndarray, mask: np.ndarray) -> str:
@@ -263,8 +292,10 @@ def load_algebra(path: str | Path) -> Algebra:
         pair = meta.get("arrays_sha256")
         if pair is not None and pair != arrays_digest(G, M if M is not None else np.ones_like(G)):
             if inside is None:
-                raise InputError(f"{side}: describes other generators than {path.name} beside it (its "
-                                 "arrays_sha256 differs); export the algebra again")
+                raise InputError(
+                    f"{side}: describes other generators than {path.name} beside it (its "
+                    "arrays_sha256 differs); export the algebra again"
+                )
             meta = inside  # the JSON is from another save (a crash between the two renames): the npz's own copy
         return _from_meta(G, M, meta, path)
     if suffix == ".json":
@@ -287,8 +318,6 @@ def load_algebra(path: str | Path) -> Algebra:
             first = (str(e).splitlines() or [type(e).__name__])[0]
             raise InputError(f"{path}: not a readable liegan .pt export ({first})") from None
         if not isinstance(obj, dict) or "generators" not in obj or not isinstance(obj.get("metadata"), dict):
-            raise InputError(f"{path}: not a liegan .pt export (expected a dict with 'generators' and "
-                             "'metadata')")
+            raise InputError(f"{path}: not a liegan .pt export (expected a dict with 'generators' and 'metadata')")
         return _from_meta(_check_generators(obj["generators"], path), obj.get("mask"), obj["metadata"], path)
-    raise InputError(f"{path}: unknown algebra file type {suffix!r} (expected a run folder, .npz, .json "
-                     "or .pt)")
+    raise InputError(f"{path}: unknown algebra file type {suffix!r} (expected a run folder, .npz, .json or .pt)")

@@ -25,13 +25,19 @@ COMMANDS = {
     "datasets": ("liegan.trainers.cli", "list the registered datasets and their presets"),
     "export": ("liegan.trainers.cli", "write a run's discovered generators as npz, json or pt"),
     "runs": ("liegan.trainers.cli", "list run folders: dataset, start, state and verdict"),
-    "analyze": ("liegan.analysis.cli", "analyse a discovered algebra (reference match, closure, invariant "
-                                       "metric, discrete order)"),
+    "analyze": (
+        "liegan.analysis.cli",
+        "analyse a discovered algebra (reference match, closure, invariant metric, discrete order)",
+    ),
     "data": ("liegan.datasets.cli", "download or synthesise dataset files (fetch, synth)"),
-    "bridge": ("liegan.trainers.bridge_cli", "loss invariance, symmetry ensembles, conserved quantities and "
-                                             "teleportation from a discovered algebra"),
-    "fit": ("liegan.trainers.fit_cli", "put a discovered symmetry to work: augmentation and equivariant models "
-                                       "vs a plain one"),
+    "bridge": (
+        "liegan.trainers.bridge_cli",
+        "loss invariance, symmetry ensembles, conserved quantities and teleportation from a discovered algebra",
+    ),
+    "fit": (
+        "liegan.trainers.fit_cli",
+        "put a discovered symmetry to work: augmentation and equivariant models vs a plain one",
+    ),
 }
 
 

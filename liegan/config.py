@@ -32,8 +32,14 @@ MAX_BATCH = 2**24
 MAX_SAMPLES = 10**9
 
 
-def limits(lo: float | None = None, hi: float | None = None, *, above: bool = False, below: bool = False,
-           length: tuple[int, int] | None = None) -> dict:
+def limits(
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    above: bool = False,
+    below: bool = False,
+    length: tuple[int, int] | None = None,
+) -> dict:
     """Field metadata: the allowed range of a number (of each item of a list; ``above``/``below`` exclude the
     end), and a list's allowed length.  Floats must be finite in any case."""
     return {"lo": lo, "hi": hi, "above": above, "below": below, "length": length}
@@ -187,20 +193,25 @@ class TrainCommandConfig:
         check_fields(self)
         g, t, r = self.generator, self.train, self.run
         if g.int_low > g.int_high:
-            raise InputError(f"{self._where('generator.int_low')}: {g.int_low} is above generator.int_high "
-                             f"{g.int_high}; allowed: int_low <= int_high")
+            raise InputError(
+                f"{self._where('generator.int_low')}: {g.int_low} is above generator.int_high "
+                f"{g.int_high}; allowed: int_low <= int_high"
+            )
         if t.lambda_decay[0] > t.lambda_decay[1]:
-            raise InputError(f"{self._where('train.lambda_decay')}: got {t.lambda_decay}; allowed: [start, end] "
-                             "epochs with start <= end")
+            raise InputError(
+                f"{self._where('train.lambda_decay')}: got {t.lambda_decay}; allowed: [start, end] "
+                "epochs with start <= end"
+            )
         if not DEVICE.fullmatch(t.device):
             raise InputError(f"{self._where('train.device')}: got {t.device!r}; allowed: auto, cpu, cuda or cuda:N")
         if r.name is not None and not RUN_NAME.fullmatch(r.name):
-            raise InputError(f"{self._where('run.name')}: got {_show(r.name)}; allowed: a folder name inside the "
-                             "logdir, up to 100 letters, digits and . _ + = @ , - (not starting with '.')")
+            raise InputError(
+                f"{self._where('run.name')}: got {_show(r.name)}; allowed: a folder name inside the "
+                "logdir, up to 100 letters, digits and . _ + = @ , - (not starting with '.')"
+            )
         if not r.logdir:
             raise InputError(f"{self._where('run.logdir')}: got an empty path; allowed: a folder")
         return self
-
 
 
 # `liegan bridge`: a predictor fitted on the run's data, and the parameter-space uses of the algebra

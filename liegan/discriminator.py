@@ -15,8 +15,15 @@ from liegan.config import DiscriminatorConfig
 
 
 class Discriminator(nn.Module):
-    def __init__(self, x_shape: tuple[int, ...], y_kind: str, y_shape: tuple[int, ...] = (), n_classes: int = 0,
-                 cfg: DiscriminatorConfig | None = None, trunk: nn.Module | None = None):
+    def __init__(
+        self,
+        x_shape: tuple[int, ...],
+        y_kind: str,
+        y_shape: tuple[int, ...] = (),
+        n_classes: int = 0,
+        cfg: DiscriminatorConfig | None = None,
+        trunk: nn.Module | None = None,
+    ):
         """x_shape: (k, n) per sample; y_shape: per-sample shape of y (vector/scalar); n_classes for 'class'.
 
         trunk: maps x (b, *x_shape) to features (b, d) before the head (default: flatten x).
@@ -63,8 +70,14 @@ def conv_trunk(channels_in: int, cfg: DiscriminatorConfig) -> nn.Sequential:
     return nn.Sequential(*layers, nn.Flatten(1))
 
 
-def build_discriminator(action: str, x_shape: tuple[int, ...], y_kind: str, y_shape: tuple[int, ...] = (),
-                        n_classes: int = 0, cfg: DiscriminatorConfig | None = None) -> Discriminator:
+def build_discriminator(
+    action: str,
+    x_shape: tuple[int, ...],
+    y_kind: str,
+    y_shape: tuple[int, ...] = (),
+    n_classes: int = 0,
+    cfg: DiscriminatorConfig | None = None,
+) -> Discriminator:
     """The discriminator for data acted on by ``action`` (liegan.actions): convolutional for the 'grid'
     action on images x_shape = (C, H, W), the MLP otherwise."""
     cfg = cfg or DiscriminatorConfig()

@@ -32,7 +32,7 @@ def build_mask(spec: str, n: int, channels: int) -> torch.Tensor:
         M = np.ones((n, n))
     elif spec.startswith("blocks:"):
         try:
-            sizes = [int(s) for s in spec[len("blocks:"):].split(",")]
+            sizes = [int(s) for s in spec[len("blocks:") :].split(",")]
         except ValueError:
             raise InputError(f"mask {spec!r}: block sizes must be integers, e.g. 'blocks:2,2,2,2'") from None
         if sum(sizes) != n or min(sizes) < 1:
@@ -40,7 +40,7 @@ def build_mask(spec: str, n: int, channels: int) -> torch.Tensor:
         M = np.zeros((n, n))
         start = 0
         for s in sizes:
-            M[start:start + s, start:start + s] = 1.0
+            M[start : start + s, start : start + s] = 1.0
             start += s
     elif spec == "twobody4x4":
         if n != 8:
@@ -56,8 +56,10 @@ def build_mask(spec: str, n: int, channels: int) -> torch.Tensor:
     else:
         path = Path(spec)
         if not path.exists():
-            raise InputError(f"{path}: mask file not found "
-                             "(or an unknown mask spec: use 'none', 'blocks:...', 'twobody4x4', 'affine' or a file)")
+            raise InputError(
+                f"{path}: mask file not found "
+                "(or an unknown mask spec: use 'none', 'blocks:...', 'twobody4x4', 'affine' or a file)"
+            )
         if path.suffix.lower() == ".npz":
             M = read_npz(path, ("mask",)).get("mask")
             if M is None:
@@ -65,8 +67,10 @@ def build_mask(spec: str, n: int, channels: int) -> torch.Tensor:
         else:
             M = read_npy(path)
         if M.dtype.kind not in "biuf" or M.shape not in ((n, n), (channels, n, n)) or not np.isfinite(M).all():
-            raise InputError(f"{path}: mask is {M.dtype} of shape {M.shape}; allowed: finite real numbers of "
-                             f"shape ({n}, {n}) or ({channels}, {n}, {n})")
+            raise InputError(
+                f"{path}: mask is {M.dtype} of shape {M.shape}; allowed: finite real numbers of "
+                f"shape ({n}, {n}) or ({channels}, {n}, {n})"
+            )
     M = np.broadcast_to(np.asarray(M, dtype=np.float32), (channels, n, n)).copy()
     return torch.from_numpy(M)
 
@@ -85,8 +89,9 @@ class Coefficients(nn.Module):
         if self.kind not in ("normal", "uniform", "integer"):
             raise InputError(f"unknown coefficient distribution {self.kind!r} (normal, uniform, integer)")
         if learnable and self.kind != "normal":
-            raise InputError("subgroup mode learns a normal distribution's mean and covariance: "
-                             "use coefficients 'normal'")
+            raise InputError(
+                "subgroup mode learns a normal distribution's mean and covariance: use coefficients 'normal'"
+            )
         if self.kind == "integer" and cfg.int_high < cfg.int_low:
             raise InputError(f"integer coefficients need int_low <= int_high, got {cfg.int_low} > {cfg.int_high}")
         self.c, self.sigma, self.bound = channels, cfg.sigma, cfg.bound
@@ -110,8 +115,12 @@ class Coefficients(nn.Module):
         """The distribution as plain data, for algebra.json."""
         if self.learnable:
             C = torch.tril(self.chol.detach().cpu())
-            return {"distribution": "normal", "learned": True, "mean": self.mean.detach().cpu().tolist(),
-                    "covariance": (C @ C.T).tolist()}
+            return {
+                "distribution": "normal",
+                "learned": True,
+                "mean": self.mean.detach().cpu().tolist(),
+                "covariance": (C @ C.T).tolist(),
+            }
         if self.kind == "normal":
             return {"distribution": "normal", "sigma": self.sigma}
         if self.kind == "uniform":

@@ -51,8 +51,14 @@ class TrainingError(Exception):
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISLNK, "symbolic link"), (stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"),
-                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")):
+    for test, name in (
+        (stat.S_ISLNK, "symbolic link"),
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
         if test(mode):
             return name
     return "special file"
@@ -70,8 +76,9 @@ def check_writable(path: str | os.PathLike, within: str | os.PathLike | None = N
     except OSError as e:
         raise InputError(f"{path}: cannot write here ({e.strerror or e})") from None
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise InputError(f"{path}: exists and is a {_kind(st.st_mode)}; liegan replaces only regular files "
-                         "(choose another path)")
+        raise InputError(
+            f"{path}: exists and is a {_kind(st.st_mode)}; liegan replaces only regular files (choose another path)"
+        )
     if within is not None and not path.parent.resolve().is_relative_to(Path(within).resolve()):
         raise InputError(f"{path}: leads out of {within} (through a link); liegan writes only inside it")
     return path
@@ -146,8 +153,9 @@ def lock_folder(folder: str | os.PathLike):
         f.seek(0)
         owner = f.read().strip() or "unknown"
         f.close()
-        raise InputError(f"{folder}: in use by another liegan process (pid {owner}); wait for it to finish "
-                         "or stop it first") from None
+        raise InputError(
+            f"{folder}: in use by another liegan process (pid {owner}); wait for it to finish or stop it first"
+        ) from None
     f.seek(0)
     f.truncate()
     f.write(f"{os.getpid()}\n")

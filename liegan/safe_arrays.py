@@ -33,8 +33,19 @@ MAX_ARRAY_BYTES = 2 * 1024**3
 
 # RuntimeError: an encrypted member; NotImplementedError: an unknown compression method
 # SyntaxError, TokenError: numpy parses the .npy header as a Python literal
-_NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError,
-               RuntimeError, UnicodeDecodeError, SyntaxError, tokenize.TokenError)
+_NPZ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    KeyError,
+    NotImplementedError,
+    RuntimeError,
+    UnicodeDecodeError,
+    SyntaxError,
+    tokenize.TokenError,
+)
 
 
 def max_array_bytes() -> int:
@@ -54,8 +65,10 @@ def _check_declared(src: str, key: str, shape, dtype: np.dtype, cap: int) -> int
         raise InputError(f"{src}: array {key!r} declares a negative shape {tuple(shape)}")
     nbytes = math.prod(int(s) for s in shape) * dtype.itemsize
     if nbytes > cap:
-        raise InputError(f"{src}: array {key!r} declares shape {tuple(shape)} of {dtype} ({nbytes} bytes), "
-                         f"more than the cap of {cap} bytes (raise LIEGAN_MAX_ARRAY_BYTES if it is genuine)")
+        raise InputError(
+            f"{src}: array {key!r} declares shape {tuple(shape)} of {dtype} ({nbytes} bytes), "
+            f"more than the cap of {cap} bytes (raise LIEGAN_MAX_ARRAY_BYTES if it is genuine)"
+        )
     return nbytes
 
 
@@ -68,13 +81,17 @@ def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, src: str, c
         elif version == (2, 0):
             shape, fortran, dtype = fmt.read_array_header_2_0(fp)
         else:
-            raise InputError(f"{src}: array {key!r} uses .npy format version {version}, which is only "
-                             "written for named structured arrays (not numeric data)")
+            raise InputError(
+                f"{src}: array {key!r} uses .npy format version {version}, which is only "
+                "written for named structured arrays (not numeric data)"
+            )
         nbytes = _check_declared(src, key, shape, dtype, cap)
         held = info.file_size - fp.tell()
         if nbytes != held:
-            raise InputError(f"{src}: not a readable .npz file: array {key!r} declares shape {tuple(shape)} "
-                             f"of {dtype} ({nbytes} bytes) but holds {held} bytes (truncated or corrupt)")
+            raise InputError(
+                f"{src}: not a readable .npz file: array {key!r} declares shape {tuple(shape)} "
+                f"of {dtype} ({nbytes} bytes) but holds {held} bytes (truncated or corrupt)"
+            )
     with z.open(info) as fp:  # header checked: numpy reads exactly the declared, bounded amount
         return _native(fmt.read_array(fp, allow_pickle=False))
 
@@ -152,8 +169,9 @@ def read_h5_dataset(f, key: str, src: str) -> np.ndarray | None:
         return None
     link = f.get(key, getlink=True)
     if not isinstance(link, h5py.HardLink):
-        raise InputError(f"{src}: {key!r} is an HDF5 {type(link).__name__} (a link elsewhere), not a "
-                         "dataset stored in this file")
+        raise InputError(
+            f"{src}: {key!r} is an HDF5 {type(link).__name__} (a link elsewhere), not a dataset stored in this file"
+        )
     node = f[key]
     if not isinstance(node, h5py.Dataset):
         raise InputError(f"{src}: {key!r} is an HDF5 {type(node).__name__}, not a dataset")
@@ -162,8 +180,10 @@ def read_h5_dataset(f, key: str, src: str) -> np.ndarray | None:
     if node.shape is None:
         raise InputError(f"{src}: {key!r} is an empty (null) HDF5 dataset")
     if node.external or node.is_virtual:
-        raise InputError(f"{src}: {key!r} keeps its data in other files (external or virtual dataset); "
-                         "only data stored inside the file are read")
+        raise InputError(
+            f"{src}: {key!r} keeps its data in other files (external or virtual dataset); "
+            "only data stored inside the file are read"
+        )
     _check_declared(src, key, node.shape, node.dtype, max_array_bytes())
     try:
         return _native(node[()])
@@ -176,5 +196,7 @@ def check_float32_range(arr: np.ndarray, key: str, src: str) -> None:
     if arr.dtype.kind in "fiu" and arr.size:
         big = float(np.max(np.abs(arr[np.isfinite(arr)]), initial=0.0))
         if big > float(np.finfo(np.float32).max):
-            raise InputError(f"{src}: {key!r} holds values up to {big:.3g}, beyond float32's range "
-                             f"({np.finfo(np.float32).max:.3g}); rescale the data")
+            raise InputError(
+                f"{src}: {key!r} holds values up to {big:.3g}, beyond float32's range "
+                f"({np.finfo(np.float32).max:.3g}); rescale the data"
+            )

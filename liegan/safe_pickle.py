@@ -119,8 +119,7 @@ class _NumpyGuards:
             raise _Refused(f"an array of {size} bytes exceeds the cap of {self.cap} bytes")
         self.total += size
         if self.total > self.cap:
-            raise _Refused(f"the arrays declared so far take {self.total} bytes, more than the cap of "
-                           f"{self.cap} bytes")
+            raise _Refused(f"the arrays declared so far take {self.total} bytes, more than the cap of {self.cap} bytes")
 
     def reconstruct(self, subtype, shape, dtype):
         if subtype is not _NdarrayToken:
@@ -190,8 +189,10 @@ class RestrictedUnpickler(pickle._Unpickler):
             if attr is not None:
                 return getattr(self.guards, attr)
         allowed = "only numpy arrays are allowed" if self.guards is not None else "no globals are allowed"
-        raise InputError(f"{self.src}: refusing to load global '{module}.{name}' ({allowed} in this file; "
-                         "a pickle that names other globals can run arbitrary code)")
+        raise InputError(
+            f"{self.src}: refusing to load global '{module}.{name}' ({allowed} in this file; "
+            "a pickle that names other globals can run arbitrary code)"
+        )
 
     def persistent_load(self, pid):
         raise InputError(f"{self.src}: refusing a pickle with persistent ids")
@@ -216,8 +217,10 @@ def restricted_loads(data: bytes, src: str, allow_numpy: bool, *, max_bytes: int
     """
     cap = _default_cap() if max_bytes is None else int(max_bytes)
     if len(data) > cap:
-        raise InputError(f"{src}: pickle of {len(data)} bytes is larger than the cap of {cap} bytes "
-                         "(raise LIEGAN_MAX_PICKLE_BYTES if the file is genuine)")
+        raise InputError(
+            f"{src}: pickle of {len(data)} bytes is larger than the cap of {cap} bytes "
+            "(raise LIEGAN_MAX_PICKLE_BYTES if the file is genuine)"
+        )
     unpickler = RestrictedUnpickler(io.BytesIO(data), src, allow_numpy, cap)
     try:
         return unpickler.load()
@@ -233,8 +236,7 @@ def restricted_loads(data: bytes, src: str, allow_numpy: bool, *, max_bytes: int
         raise InputError(f"{src}: not a readable pickle ({type(e).__name__}: {e})") from None
 
 
-def restricted_load_file(path: str | os.PathLike, allow_numpy: bool, *,
-                         max_bytes: int | None = None) -> object:
+def restricted_load_file(path: str | os.PathLike, allow_numpy: bool, *, max_bytes: int | None = None) -> object:
     """:func:`restricted_loads` on a file; the size cap is checked before the file is read."""
     path = Path(path)
     cap = _default_cap() if max_bytes is None else int(max_bytes)
@@ -243,8 +245,10 @@ def restricted_load_file(path: str | os.PathLike, allow_numpy: bool, *,
         if not path.is_file():
             raise InputError(f"{path}: not a regular file")
         if size > cap:
-            raise InputError(f"{path}: file of {size} bytes is larger than the cap of {cap} bytes "
-                             "(raise LIEGAN_MAX_PICKLE_BYTES if the file is genuine)")
+            raise InputError(
+                f"{path}: file of {size} bytes is larger than the cap of {cap} bytes "
+                "(raise LIEGAN_MAX_PICKLE_BYTES if the file is genuine)"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None

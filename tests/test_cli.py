@@ -15,8 +15,13 @@ from liegan.trainers import resolve_config, train
 
 
 def liegan(*args, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "liegan", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "liegan", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def assert_one_line_error(proc, *needles):
@@ -61,8 +66,18 @@ def test_train_export_load(tmp_path):
 
 def test_config_file_and_overrides(tmp_path):
     (tmp_path / "c.toml").write_text("[train]\nepochs = 1\nbatch_size = 500\n[data]\nn_samples = 1000\n")
-    proc = liegan("train", "--config", tmp_path / "c.toml", "--set", "train.lr_d=0.001", "--logdir", tmp_path,
-                  "--name", "r", "--quiet")
+    proc = liegan(
+        "train",
+        "--config",
+        tmp_path / "c.toml",
+        "--set",
+        "train.lr_d=0.001",
+        "--logdir",
+        tmp_path,
+        "--name",
+        "r",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     cfg = load_algebra(tmp_path / "r").config
     assert cfg["train"]["batch_size"] == 500 and cfg["train"]["lr_d"] == 0.001
@@ -79,8 +94,9 @@ def test_default_twobody_discovers_so2_for_every_seed(tmp_path, seed):
 @pytest.mark.slow
 def test_hnn_pickle_discovers_so2(tmp_path):
     hnn_pickle(tmp_path / "2body-orbits-dataset.pkl", n_traj=1000)
-    cfg = resolve_config("twobody", overrides={"data.data_file": str(tmp_path / "2body-orbits-dataset.pkl"),
-                                               "run.logdir": str(tmp_path)})
+    cfg = resolve_config(
+        "twobody", overrides={"data.data_file": str(tmp_path / "2body-orbits-dataset.pkl"), "run.logdir": str(tmp_path)}
+    )
     result = train(cfg, progress=False)
     assert result.metrics["similarity_to_truth"] >= 0.99, result.metrics
 
@@ -108,13 +124,19 @@ def test_hostile_pickle_is_refused_without_running_code(tmp_path):
 
 def test_wrong_shape_and_nan_in_custom_data(tmp_path):
     np.savez(tmp_path / "flat.npz", x=np.zeros(10))
-    assert_one_line_error(liegan("train", "--dataset", "custom", "--data-file", tmp_path / "flat.npz",
-                                 "--logdir", tmp_path), "flat.npz", "shape")
+    assert_one_line_error(
+        liegan("train", "--dataset", "custom", "--data-file", tmp_path / "flat.npz", "--logdir", tmp_path),
+        "flat.npz",
+        "shape",
+    )
     x = np.random.default_rng(0).normal(size=(50, 3))
     x[7, 1] = np.nan
     np.savez(tmp_path / "nan.npz", x=x)
-    assert_one_line_error(liegan("train", "--dataset", "custom", "--data-file", tmp_path / "nan.npz",
-                                 "--logdir", tmp_path), "nan.npz", "NaN")
+    assert_one_line_error(
+        liegan("train", "--dataset", "custom", "--data-file", tmp_path / "nan.npz", "--logdir", tmp_path),
+        "nan.npz",
+        "NaN",
+    )
 
 
 def test_wrong_shape_hnn_pickle(tmp_path):
@@ -139,11 +161,14 @@ def test_export_of_a_malformed_run(tmp_path):
     assert_one_line_error(liegan("export", tmp_path), "algebra.npz")
 
 
-@pytest.mark.parametrize("args, meant", [
-    (["train", "--epoch", "3"], "--epochs"),  # a prefix is not taken for the option it abbreviates
-    (["train", "--lr_g", "1"], "--lr-g"),
-    (["data", "synth", "topquark", "--jet", "10"], "--jets"),  # a nested subcommand names its own option
-])
+@pytest.mark.parametrize(
+    "args, meant",
+    [
+        (["train", "--epoch", "3"], "--epochs"),  # a prefix is not taken for the option it abbreviates
+        (["train", "--lr_g", "1"], "--lr-g"),
+        (["data", "synth", "topquark", "--jet", "10"], "--jets"),  # a nested subcommand names its own option
+    ],
+)
 def test_misspelt_option_names_the_one_meant_and_starts_nothing(tmp_path, args, meant):
     proc = liegan(*args, "--logdir", tmp_path / "runs", "--quiet")
     assert_one_line_error(proc, "did you mean", meant)
@@ -173,10 +198,18 @@ def test_commands_that_do_not_train_do_not_import_torch(tmp_path):
     from liegan.algebras import so13
 
     Algebra(so13(), dataset="topquark", feature_names=["E", "px", "py", "pz"]).save(tmp_path / "run")
-    for args in (["--help"], ["--version"], ["datasets"], ["export", tmp_path / "run"],
-                 ["analyze", tmp_path / "run" / "algebra.npz"], ["runs", tmp_path], ["train", "--help"]):
-        proc = subprocess.run([sys.executable, "-c", NO_TORCH, *map(str, args)], capture_output=True, text=True,
-                              timeout=120)
+    for args in (
+        ["--help"],
+        ["--version"],
+        ["datasets"],
+        ["export", tmp_path / "run"],
+        ["analyze", tmp_path / "run" / "algebra.npz"],
+        ["runs", tmp_path],
+        ["train", "--help"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", NO_TORCH, *map(str, args)], capture_output=True, text=True, timeout=120
+        )
         assert proc.stdout.strip().endswith("exit 0 torch not imported"), (args, proc.stdout[-300:], proc.stderr)
 
 

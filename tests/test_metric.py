@@ -126,6 +126,7 @@ def test_conformal_solve_is_the_strict_one_for_traceless_generators_and_still_re
         assert cosine(a.metric, b.metric) == pytest.approx(1.0, abs=1e-12) and a.null_dim == b.null_dim
     # negative control: sl(4) (traceless, but no common conformal class) has no conformal metric either
     from liegan.algebras import sl
+
     assert invariant_metric(sl(4), conformal=True).metric is None
 
 

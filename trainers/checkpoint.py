@@ -24,8 +24,21 @@ from liegan.io import InputError, atomic_path, check_writable
 
 CHECKPOINT_DIR = Path("checkpoints")  # inside the run folder
 LAST, PREV = "last.pt", "prev.pt"
-REQUIRED = ("generator", "discriminator", "opt_g", "opt_d", "epoch", "step_in_epoch", "global_step", "perm",
-            "recoveries", "rng", "config", "sums", "data_digest")
+REQUIRED = (
+    "generator",
+    "discriminator",
+    "opt_g",
+    "opt_d",
+    "epoch",
+    "step_in_epoch",
+    "global_step",
+    "perm",
+    "recoveries",
+    "rng",
+    "config",
+    "sums",
+    "data_digest",
+)
 
 
 def rng_state() -> dict:
@@ -126,8 +139,10 @@ def load_checkpoint(path: Path) -> dict:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         # torch's message suggests loading with weights_only=False, which would run the file's code: never
-        raise InputError(f"{path}: holds objects other than tensors and plain values, which liegan does not "
-                         "load (a checkpoint can never run code); it was not written by liegan") from None
+        raise InputError(
+            f"{path}: holds objects other than tensors and plain values, which liegan does not "
+            "load (a checkpoint can never run code); it was not written by liegan"
+        ) from None
     except Exception as e:  # torch raises many kinds (RuntimeError, EOFError, struct.error, ...)
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InputError(f"{path}: unreadable checkpoint, truncated or corrupt ({msg})") from None
@@ -158,6 +173,9 @@ def load_latest(folder: Path, warn: bool = True) -> tuple[dict, Path]:
     except InputError as e:
         raise InputError(f"{folder}: no usable checkpoint: {first}; {e}") from None
     if warn:
-        print(f"liegan: warning: {first}; using the previous checkpoint {prev} "
-              f"(epoch {state['epoch']}, step {state['global_step']})", file=sys.stderr)
+        print(
+            f"liegan: warning: {first}; using the previous checkpoint {prev} "
+            f"(epoch {state['epoch']}, step {state['global_step']})",
+            file=sys.stderr,
+        )
     return state, prev

@@ -42,21 +42,39 @@ def _dest(flag: str) -> str:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="discover the symmetry algebra of a dataset",
-                       description="Train a LieGAN generator adversarially; writes a run folder with TensorBoard "
-                                   "events, checkpoints and the exported algebra (algebra.npz + algebra.json).")
+    p = sub.add_parser(
+        "train",
+        help="discover the symmetry algebra of a dataset",
+        description="Train a LieGAN generator adversarially; writes a run folder with TensorBoard "
+        "events, checkpoints and the exported algebra (algebra.npz + algebra.json).",
+    )
     p.add_argument("--config", help="TOML file with [data] [generator] [discriminator] [train] [run] sections")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its last checkpoint")
     for flag, (_, helptext) in TRAIN_OPTIONS.items():
         p.add_argument(flag, help=helptext)
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override any config field, e.g. --set train.eta_ch=0.5 (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override any config field, e.g. --set train.eta_ch=0.5 (repeatable)",
+    )
     # a --set in disguise, so it travels with the other overrides (config file, torchrun's workers)
-    p.add_argument("--stop-when-converged", action="append_const", dest="set", const="train.stop_when_converged=true",
-                   help="end the run at the first epoch where the verdict's convergence test passes over 3 epochs")
-    p.add_argument("--nproc", type=int, default=1, metavar="N",
-                   help=f"train with N processes on this machine, 1 to {MAX_NPROC} (runs torchrun --standalone "
-                        "--nproc_per_node=N)")
+    p.add_argument(
+        "--stop-when-converged",
+        action="append_const",
+        dest="set",
+        const="train.stop_when_converged=true",
+        help="end the run at the first epoch where the verdict's convergence test passes over 3 epochs",
+    )
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"train with N processes on this machine, 1 to {MAX_NPROC} (runs torchrun --standalone "
+        "--nproc_per_node=N)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     # the resolved config a `--nproc N` launch hands to its workers (composed and checked once, in the launcher)
     p.add_argument("--resolved", help=argparse.SUPPRESS)
@@ -65,16 +83,22 @@ def register(sub) -> None:
     d = sub.add_parser("datasets", help="list the registered datasets and their presets")
     d.set_defaults(func=cmd_datasets)
 
-    e = sub.add_parser("export", help="write a run's discovered generators as npz, json or pt",
-                       description="Export the algebra of a run folder (or an algebra file) for analysis scripts.")
+    e = sub.add_parser(
+        "export",
+        help="write a run's discovered generators as npz, json or pt",
+        description="Export the algebra of a run folder (or an algebra file) for analysis scripts.",
+    )
     e.add_argument("run", metavar="RUN", help="run folder or algebra file")
     e.add_argument("--format", choices=["npz", "json", "pt"], default="npz")
     e.add_argument("--out", help="output path (default <RUN>/algebra-export.<format>)")
     e.set_defaults(func=cmd_export)
 
-    r = sub.add_parser("runs", help="list run folders: dataset, start, state and verdict",
-                       description="One line per run folder under LOGDIR: its dataset, when it started, whether it "
-                                   "finished, was interrupted (resumable), is running or failed, and its verdict.")
+    r = sub.add_parser(
+        "runs",
+        help="list run folders: dataset, start, state and verdict",
+        description="One line per run folder under LOGDIR: its dataset, when it started, whether it "
+        "finished, was interrupted (resumable), is running or failed, and its verdict.",
+    )
     r.add_argument("logdir", metavar="LOGDIR", nargs="?", default="runs", help="parent folder of runs (default runs)")
     r.set_defaults(func=cmd_runs)
 
@@ -101,8 +125,10 @@ def compose(args: argparse.Namespace):
     if not args.resume:
         return resolve_config(toml_path=args.config, overrides=overrides, labels=labels)
     if args.config:
-        raise InputError(f"--config {args.config}: a resumed run keeps its own config (options that may change "
-                         "on --resume: --epochs, --device, --checkpoint-every)")
+        raise InputError(
+            f"--config {args.config}: a resumed run keeps its own config (options that may change "
+            "on --resume: --epochs, --device, --checkpoint-every)"
+        )
     return resume_config(args.resume, overrides=overrides, labels=labels)
 
 

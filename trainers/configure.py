@@ -15,8 +15,14 @@ from liegan.io import InputError
 from liegan.trainers.checkpoint import CHECKPOINT_DIR, LAST, PREV, load_latest
 
 # what may differ on --resume: how long, where and how often to save; none of it changes the trajectory
-RESUMABLE = ("train.epochs", "train.device", "train.threads", "train.checkpoint_every", "train.log_every",
-             "data.data_dir")
+RESUMABLE = (
+    "train.epochs",
+    "train.device",
+    "train.threads",
+    "train.checkpoint_every",
+    "train.log_every",
+    "data.data_dir",
+)
 
 
 def set_options(items: list[str]) -> tuple[dict, dict[str, str]]:
@@ -30,8 +36,13 @@ def set_options(items: list[str]) -> tuple[dict, dict[str, str]]:
     return overrides, labels
 
 
-def resolve_config(dataset: str | None = None, preset: str | None = None, toml_path: str | None = None,
-                   overrides: dict | None = None, labels: dict[str, str] | None = None) -> TrainCommandConfig:
+def resolve_config(
+    dataset: str | None = None,
+    preset: str | None = None,
+    toml_path: str | None = None,
+    overrides: dict | None = None,
+    labels: dict[str, str] | None = None,
+) -> TrainCommandConfig:
     """overrides: {'section.field': value} from the command line (None values mean 'not given'); labels name
     each key's option in errors (e.g. 'train.batch_size' -> '--batch-size')."""
     file_cfg = load_toml(toml_path) if toml_path else {}
@@ -51,8 +62,13 @@ def resolve_config(dataset: str | None = None, preset: str | None = None, toml_p
     return cfg.check()
 
 
-def resume_config(run_dir: str | Path, epochs: int | None = None, device: str | None = None,
-                  overrides: dict | None = None, labels: dict[str, str] | None = None) -> TrainCommandConfig:
+def resume_config(
+    run_dir: str | Path,
+    epochs: int | None = None,
+    device: str | None = None,
+    overrides: dict | None = None,
+    labels: dict[str, str] | None = None,
+) -> TrainCommandConfig:
     """The config saved in a run's checkpoint, with the options given now applied where they may change
     (RESUMABLE) and refused where they would not continue the same run.
     A config.toml edited since the run wrote it is refused too: the checkpoint's config is the run's."""
@@ -60,8 +76,10 @@ def resume_config(run_dir: str | Path, epochs: int | None = None, device: str | 
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: no such run folder")
     if not any((run_dir / CHECKPOINT_DIR / name).exists() for name in (LAST, PREV)):
-        raise InputError(f"{run_dir}: no checkpoint to resume from (the run stopped before its first one); "
-                         f"start it again with --name {run_dir.name}")
+        raise InputError(
+            f"{run_dir}: no checkpoint to resume from (the run stopped before its first one); "
+            f"start it again with --name {run_dir.name}"
+        )
     state, used = load_latest(run_dir / CHECKPOINT_DIR, warn=False)
     cfg = config_from_dict(state["config"], source=f"{used} (its stored config)")
     _check_config_file(run_dir / "config.toml", cfg)
@@ -74,11 +92,15 @@ def resume_config(run_dir: str | Path, epochs: int | None = None, device: str | 
         if before == after:
             continue
         if key not in RESUMABLE:
-            raise InputError(f"{labels.get(key, key)}: cannot change on --resume (the run has {key} = {before!r}; "
-                             f"what may change: {', '.join(RESUMABLE)}); start a new run to use {after!r}")
+            raise InputError(
+                f"{labels.get(key, key)}: cannot change on --resume (the run has {key} = {before!r}; "
+                f"what may change: {', '.join(RESUMABLE)}); start a new run to use {after!r}"
+            )
     if new.train.epochs < state["epoch"]:
-        raise InputError(f"{labels.get('train.epochs', 'train.epochs')}: the run has already trained "
-                         f"{state['epoch']} epochs; allowed: at least {state['epoch']}")
+        raise InputError(
+            f"{labels.get('train.epochs', 'train.epochs')}: the run has already trained "
+            f"{state['epoch']} epochs; allowed: at least {state['epoch']}"
+        )
     return new.check()  # the run folder says what changed once the run starts (run_folder.RunFolder.resume)
 
 
@@ -95,5 +117,7 @@ def _check_config_file(path: Path, cfg: TrainCommandConfig) -> None:
     for section, body in cfg.to_dict().items():
         for key, value in body.items():
             if written[section][key] != value:
-                raise InputError(f"{path}: {section}.{key} = {written[section][key]!r} differs from the run's "
-                                 f"checkpoint ({value!r}); undo the edit, or start a new run with --config {path}")
+                raise InputError(
+                    f"{path}: {section}.{key} = {written[section][key]!r} differs from the run's "
+                    f"checkpoint ({value!r}); undo the edit, or start a new run with --config {path}"
+                )

@@ -199,7 +199,7 @@ def shard(idx: torch.Tensor, ctx: Dist) -> torch.Tensor:
     total = len(idx) + (-len(idx)) % ctx.world
     if total > len(idx):
         idx = idx.repeat(-(-total // len(idx)))[:total]
-    return idx[ctx.rank::ctx.world]
+    return idx[ctx.rank :: ctx.world]
 
 
 ERROR_FILE = "LIEGAN_ERROR_FILE"  # set by launch(): where a worker leaves its one-line error
@@ -217,9 +217,20 @@ def launch(nproc: int, cfg, resume=None, quiet: bool = False) -> int:
     with tempfile.TemporaryDirectory(prefix="liegan-launch-") as tmp:
         resolved, error_file = Path(tmp) / "config.toml", Path(tmp) / "error.json"
         resolved.write_text(to_toml(cfg.to_dict(), header="liegan train --nproc: the launcher's resolved config"))
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "-m", "liegan", "train", "--resolved", str(resolved), *(["--resume", str(resume)] if resume else []),
-               *(["--quiet"] if quiet else [])]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            "-m",
+            "liegan",
+            "train",
+            "--resolved",
+            str(resolved),
+            *(["--resume", str(resume)] if resume else []),
+            *(["--quiet"] if quiet else []),
+        ]
         # OMP_NUM_THREADS=1 is what torchrun sets when it is unset, with a banner saying so: set it, no banner
         env = {"OMP_NUM_THREADS": "1", **os.environ, ERROR_FILE: str(error_file)}
         proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)

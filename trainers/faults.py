@@ -34,9 +34,15 @@ def health(stats: dict[str, torch.Tensor], L: torch.Tensor, stop: bool) -> torch
     D's mean real probability, D's mean fake probability, a stop signal]."""
     vals = torch.stack([v.detach().float().reshape(()) for v in stats.values()])
     nonfinite = (~torch.isfinite(vals)).any() | (~torch.isfinite(L)).any()
-    return torch.stack([nonfinite.float(), L.detach().flatten(1).norm(dim=1).max().float(),
-                        stats["disc/real_prob"].detach().float(), stats["disc/fake_prob"].detach().float(),
-                        torch.tensor(float(stop), device=L.device)])
+    return torch.stack(
+        [
+            nonfinite.float(),
+            L.detach().flatten(1).norm(dim=1).max().float(),
+            stats["disc/real_prob"].detach().float(),
+            stats["disc/fake_prob"].detach().float(),
+            torch.tensor(float(stop), device=L.device),
+        ]
+    )
 
 
 class FaultMonitor:
@@ -55,14 +61,16 @@ class FaultMonitor:
         if h[NONFINITE] > 0:
             return "non-finite", ""
         if p.max_generator_norm > 0 and h[NORM] > p.max_generator_norm:
-            return "exploding generator", (f"a channel of L has norm {h[NORM]:.4g} > max_generator_norm "
-                                           f"{p.max_generator_norm:g}")
+            return "exploding generator", (
+                f"a channel of L has norm {h[NORM]:.4g} > max_generator_norm {p.max_generator_norm:g}"
+            )
         if p.collapse_steps > 0 and h[REAL] > 1 - p.collapse_prob and h[FAKE] < p.collapse_prob:
             self.saturated += 1
             if self.saturated >= p.collapse_steps:
                 return "collapsed discriminator", (
                     f"D has separated real from transformed samples for {self.saturated} steps (mean probabilities "
-                    f"{h[REAL]:.4f} and {h[FAKE]:.2e}), so the transformations are not symmetries of the data")
+                    f"{h[REAL]:.4f} and {h[FAKE]:.2e}), so the transformations are not symmetries of the data"
+                )
         else:
             self.saturated = 0
         return None

@@ -131,8 +131,14 @@ class Trainer:
         self.y = data.y.to(device) if (data.y is not None and info.y_kind != "none") else None
         self.G = LieGenerator(info.n_dim, cfg.generator, action=info.action).to(device)
         y_shape = tuple(self.y.shape[1:]) if self.y is not None else ()
-        self.D = build_discriminator(info.action, tuple(self.x.shape[1:]), info.y_kind if self.y is not None
-                                     else "none", y_shape, info.n_classes, cfg.discriminator).to(device)
+        self.D = build_discriminator(
+            info.action,
+            tuple(self.x.shape[1:]),
+            info.y_kind if self.y is not None else "none",
+            y_shape,
+            info.n_classes,
+            cfg.discriminator,
+        ).to(device)
         # The modules the steps call: DistributedDataParallel wrappers under torchrun, G and D themselves alone.
         self.G_step = distributed.wrap(self.G, self.ctx, device)
         self.D_step = distributed.wrap(self.D, self.ctx, device)
@@ -145,8 +151,10 @@ class Trainer:
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.n_batches = (len(data) + t.batch_size - 1) // t.batch_size  # steps per epoch
         if t.identity_space == "fourier" and self.x.ndim != 4:
-            raise InputError("train.identity_space 'fourier' compares images' Fourier transforms: these data are "
-                             "not images (use 'data')")
+            raise InputError(
+                "train.identity_space 'fourier' compares images' Fourier transforms: these data are "
+                "not images (use 'data')"
+            )
         self.perm: torch.Tensor | None = None
         self.recoveries = 0  # fault recoveries so far (each halved the learning rates)
         # this epoch's per-step statistics summed on the device (no host sync per step); checkpointed, so a
@@ -172,19 +180,29 @@ class Trainer:
         loss.backward()
         self.opt_g.step()
         self.D.requires_grad_(True)
-        stats = {"loss/generator": loss, "loss/generator_adversarial": adv, "reg/identity": r_id,
-                 "reg/channel_orthogonality": r_ch, "reg/norm": r_norm}
+        stats = {
+            "loss/generator": loss,
+            "loss/generator_adversarial": adv,
+            "reg/identity": r_id,
+            "reg/channel_orthogonality": r_ch,
+            "reg/norm": r_norm,
+        }
         return stats, gx.detach(), (gy.detach() if gy is not None else None), z.detach()
 
     def discriminator_step(self, x, y, gx, gy):
         real, fake = self.D_step(x, y), self.D_step(gx, gy)
-        loss = 0.5 * (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
-                      + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+        loss = 0.5 * (
+            F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+            + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+        )
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
-        return {"loss/discriminator": loss, "disc/real_prob": torch.sigmoid(real).mean(),
-                "disc/fake_prob": torch.sigmoid(fake).mean()}
+        return {
+            "loss/discriminator": loss,
+            "disc/real_prob": torch.sigmoid(real).mean(),
+            "disc/fake_prob": torch.sigmoid(fake).mean(),
+        }
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """This rank's share of the current step's global batch (a new permutation when an epoch starts)."""
@@ -192,7 +210,7 @@ class Trainer:
         if self.step_in_epoch == 0 or self.perm is None:
             self.perm = distributed.epoch_permutation(len(self.data), t.seed, self.epoch)
         s = self.step_in_epoch * t.batch_size
-        idx = distributed.shard(self.perm[s:s + t.batch_size], self.ctx).to(self.device)
+        idx = distributed.shard(self.perm[s : s + t.batch_size], self.ctx).to(self.device)
         return self.x[idx], (self.y[idx] if self.y is not None else None)
 
     def step(self) -> dict[str, torch.Tensor]:
@@ -219,11 +237,21 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------------- state
     def state_dict(self) -> dict:
-        return {"generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
-                "perm": self.perm, "recoveries": self.recoveries, "rng": rng_state(), "config": self.cfg.to_dict(),
-                "sums": {k: v.detach().cpu() for k, v in self.sums.items()}, "data_digest": self.data_digest}
+        return {
+            "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "epoch": self.epoch,
+            "step_in_epoch": self.step_in_epoch,
+            "global_step": self.global_step,
+            "perm": self.perm,
+            "recoveries": self.recoveries,
+            "rng": rng_state(),
+            "config": self.cfg.to_dict(),
+            "sums": {k: v.detach().cpu() for k, v in self.sums.items()},
+            "data_digest": self.data_digest,
+        }
 
     def load_state_dict(self, s: dict, rng: dict | None = None) -> None:
         """Restore s; ``rng`` overrides s['rng'] (a rank other than 0 restores its own stream)."""
@@ -242,8 +270,11 @@ class Trainer:
         and the running sums totalled over the ranks, so :meth:`resume_from` works for any number of them."""
         rngs = self.ctx.gather_objects(rng_state())
         names = list(self.sums)
-        totals = (self.ctx.all_reduce_sum(torch.stack([self.sums[k].float() for k in names])).cpu()
-                  if names else torch.zeros(0))
+        totals = (
+            self.ctx.all_reduce_sum(torch.stack([self.sums[k].float() for k in names])).cpu()
+            if names
+            else torch.zeros(0)
+        )
         if not self.ctx.is_main:
             return None
         sums = dict(zip(names, totals.unbind(), strict=True))
@@ -254,8 +285,10 @@ class Trainer:
         wrote it) stay on rank 0 alone, so the next all-reduce counts them once."""
         if s["data_digest"] != self.data_digest:
             d = self.cfg.data
-            raise InputError(f"{d.data_file or 'dataset ' + d.dataset}: not the data the run was trained on (their "
-                             "SHA-256 differs from the checkpoint's); resume with the same data, or start a new run")
+            raise InputError(
+                f"{d.data_file or 'dataset ' + d.dataset}: not the data the run was trained on (their "
+                "SHA-256 differs from the checkpoint's); resume with the same data, or start a new run"
+            )
         try:
             self.load_state_dict(s, rng=_rank_rng(s, self.ctx))
         except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as e:  # shapes, names, kinds
@@ -275,7 +308,7 @@ class Trainer:
 
     def set_learning_rates(self) -> None:
         """The configured rates times the schedule's factor, halved once per fault recovery so far."""
-        factor = self.cfg.train.lr_factor(self.progress()) * 0.5 ** self.recoveries
+        factor = self.cfg.train.lr_factor(self.progress()) * 0.5**self.recoveries
         for opt, lr in ((self.opt_g, self.cfg.train.lr_g), (self.opt_d, self.cfg.train.lr_d)):
             for group in opt.param_groups:
                 group["lr"] = lr * factor
@@ -289,13 +322,23 @@ class Trainer:
 
     def algebra(self, metrics: dict) -> Algebra:
         info = self.data.info
-        return Algebra(self.G.effective().detach().cpu().double().numpy(), self.G.mask.cpu().double().numpy(),
-                       dataset=info.name, feature_names=list(info.feature_names),
-                       coefficients=self.G.coefficients.describe(), config=self.cfg.to_dict(), metrics=metrics)
+        return Algebra(
+            self.G.effective().detach().cpu().double().numpy(),
+            self.G.mask.cpu().double().numpy(),
+            dataset=info.name,
+            feature_names=list(info.feature_names),
+            coefficients=self.G.coefficients.describe(),
+            config=self.cfg.to_dict(),
+            metrics=metrics,
+        )
 
 
-def train(cfg: TrainCommandConfig, resume: str | Path | None = None, progress: bool = True,
-          on_step: Callable[[Trainer], None] | None = None) -> RunResult:
+def train(
+    cfg: TrainCommandConfig,
+    resume: str | Path | None = None,
+    progress: bool = True,
+    on_step: Callable[[Trainer], None] | None = None,
+) -> RunResult:
     """Train one LieGAN; return the run folder, the exported Algebra and the final metrics.
 
     resume: a run folder whose checkpoints/ to continue from, with cfg from :func:`configure.resume_config`.
@@ -332,8 +375,9 @@ def _import_quietly(module: str) -> None:
         importlib.import_module(module)
 
 
-def _train(cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, progress: bool, on_step,
-           stop: StopFlag) -> RunResult:
+def _train(
+    cfg: TrainCommandConfig, ctx: Dist, device: torch.device, resume, progress: bool, on_step, stop: StopFlag
+) -> RunResult:
     state = _resume_state(Path(resume), ctx) if resume is not None else None
     # ---- data (rank 0 first: it may simulate and cache) and models; the same initial parameters on every rank
     torch.manual_seed(cfg.train.seed)
@@ -409,8 +453,9 @@ class Session:
         self.start = time.perf_counter()
         self.scorer = Scorer(info, trainer.G.mask.detach().cpu().numpy())
         self.scores: dict = self.scorer(trainer.G.effective().detach().cpu().numpy(), epoch_end=False)
-        self.bar = _progress(progress and self.ctx.is_main, self.cfg.train.epochs * n,
-                             trainer.epoch * n + trainer.step_in_epoch)
+        self.bar = _progress(
+            progress and self.ctx.is_main, self.cfg.train.epochs * n, trainer.epoch * n + trainer.step_in_epoch
+        )
 
     def run_epoch(self, stop: StopFlag) -> str | None:
         """Steps to the end of the epoch; the description of a fault if one stops it early (``halted``
@@ -452,8 +497,11 @@ class Session:
         """Back to the last epoch boundary with halved learning rates, or (retries spent) a TrainingError."""
         t, retries = self.trainer, self.cfg.train.fault_retries
         if t.recoveries >= retries:
-            keep = (f"the last good checkpoint is {self.ckpt}" if self.ckpt.exists()
-                    else f"no checkpoint had been written yet, so {self.run_dir} is not kept")
+            keep = (
+                f"the last good checkpoint is {self.ckpt}"
+                if self.ckpt.exists()
+                else f"no checkpoint had been written yet, so {self.run_dir} is not kept"
+            )
             tried = f" (after {t.recoveries} recoveries with halved learning rates)" if t.recoveries else ""
             raise TrainingError(f"{fault}{tried}; stopping: {keep}. {_hint(fault)}")
         t.recover(self.good)
@@ -461,8 +509,11 @@ class Session:
         self.bar.n = t.epoch * t.n_batches + t.step_in_epoch
         self.bar.refresh()
         if self.ctx.is_main:
-            print(f"liegan train: warning: {fault}; recovery {t.recoveries}/{retries}: back to epoch {t.epoch} "
-                  f"with learning rates halved (x{0.5 ** t.recoveries:g})", file=sys.stderr)
+            print(
+                f"liegan train: warning: {fault}; recovery {t.recoveries}/{retries}: back to epoch {t.epoch} "
+                f"with learning rates halved (x{0.5**t.recoveries:g})",
+                file=sys.stderr,
+            )
 
     def end_of_epoch(self) -> None:
         """Scores, summaries, a periodic checkpoint, and the new recovery point."""
@@ -504,8 +555,10 @@ class Session:
             metrics |= _compare_replicas(t, self.ctx)
         algebra = t.algebra(metrics)
         # the verdict: in words, against chance, converged or not (printed by the CLI, stored, in TensorBoard)
-        verdict = self.scorer.verdict(algebra.generators, {"epochs": t.epoch, "steps": t.global_step,
-                                                           "n_samples": len(t.data), "run_dir": str(self.run_dir)})
+        verdict = self.scorer.verdict(
+            algebra.generators,
+            {"epochs": t.epoch, "steps": t.global_step, "n_samples": len(t.data), "run_dir": str(self.run_dir)},
+        )
         algebra.verdict = verdict.as_dict()
         algebra.symmetry = t.data.info.symmetry.to_dict() if t.data.info.symmetry is not None else None
         if self.ctx.is_main:
@@ -535,8 +588,11 @@ def _rank_rng(state: dict, ctx: Dist) -> dict | None:
     if len(ranks) == ctx.world:
         return ranks[ctx.rank]
     if ctx.is_main:
-        print(f"liegan train: warning: the checkpoint was written by {len(ranks)} process(es) and is resumed by "
-              f"{ctx.world}: the run continues, but not bitwise as it would have", file=sys.stderr)
+        print(
+            f"liegan train: warning: the checkpoint was written by {len(ranks)} process(es) and is resumed by "
+            f"{ctx.world}: the run continues, but not bitwise as it would have",
+            file=sys.stderr,
+        )
     torch.manual_seed(distributed.rank_seed(state["config"]["train"]["seed"] + state["global_step"], ctx.rank))
     return rng_state()
 
@@ -570,8 +626,10 @@ def _describe(fault: tuple[str, str], stats: dict, trainer: Trainer) -> str:
 
 def _hint(fault: str) -> str:
     if fault.startswith("collapsed"):
-        return ("Try a lower discriminator learning rate (--lr-d), a narrower discriminator, or check that the "
-                "search space (--mask) can hold a symmetry of these data.")
+        return (
+            "Try a lower discriminator learning rate (--lr-d), a narrower discriminator, or check that the "
+            "search space (--mask) can hold a symmetry of these data."
+        )
     return "Try a lower learning rate (--lr-g/--lr-d), a norm penalty (--set train.mu_reg=...) or check the data scale."
 
 
@@ -585,13 +643,17 @@ def _progress(enabled: bool, total: int, initial: int):
 def _postfix(row: dict) -> dict:
     keys = {"loss/discriminator": "D", "loss/generator": "G", "similarity_to_truth": "sim"}
     out = {short: f"{row[k]:.3f}" for k, short in keys.items() if k in row}
-    out.update({k.replace("metric_cosine_", "cos_"): f"{v:.3f}"
-                for k, v in row.items() if k.startswith("metric_cosine_")})
+    out.update(
+        {k.replace("metric_cosine_", "cos_"): f"{v:.3f}" for k, v in row.items() if k.startswith("metric_cosine_")}
+    )
     return out
 
 
 def _flat_hparams(cfg: TrainCommandConfig) -> dict:
     d = cfg.to_dict()
-    keep = {"data": ["dataset"], "generator": ["channels", "mask", "coefficients", "sigma"],
-            "train": ["epochs", "batch_size", "lr_g", "lr_d", "lambda_id", "eta_ch", "seed"]}
+    keep = {
+        "data": ["dataset"],
+        "generator": ["channels", "mask", "coefficients", "sigma"],
+        "train": ["epochs", "batch_size", "lr_g", "lr_d", "lambda_id", "eta_ch", "seed"],
+    }
     return {f"{s}.{k}": d[s][k] for s, ks in keep.items() for k in ks}

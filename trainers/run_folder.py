@@ -62,8 +62,9 @@ class RunFolder:
         for where in (path, path / CHECKPOINT_DIR):
             remove_stale_temps(where)
         now = cfg.to_dict()
-        changes = [f"{s}.{k} {v!r} -> {now[s][k]!r}" for s, body in saved.items() for k, v in body.items()
-                   if now[s][k] != v]
+        changes = [
+            f"{s}.{k} {v!r} -> {now[s][k]!r}" for s, body in saved.items() for k, v in body.items() if now[s][k] != v
+        ]
         if changes:
             print(f"liegan train: resuming {path} with {', '.join(changes)}", file=sys.stderr)
         folder.write_config(cfg)

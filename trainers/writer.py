@@ -64,9 +64,22 @@ def cadence(total_steps: int, every: int = 0) -> int:
 
 
 # matplotlib's RdBu_r, from its eleven ColorBrewer anchors (blue negative, white zero, red positive)
-_RDBU_R = np.array([[5, 48, 97], [33, 102, 172], [67, 147, 195], [146, 197, 222], [209, 229, 240],
-                    [247, 247, 247], [253, 219, 199], [244, 165, 130], [214, 96, 77], [178, 24, 43],
-                    [103, 0, 31]], dtype=np.float64)
+_RDBU_R = np.array(
+    [
+        [5, 48, 97],
+        [33, 102, 172],
+        [67, 147, 195],
+        [146, 197, 222],
+        [209, 229, 240],
+        [247, 247, 247],
+        [253, 219, 199],
+        [244, 165, 130],
+        [214, 96, 77],
+        [178, 24, 43],
+        [103, 0, 31],
+    ],
+    dtype=np.float64,
+)
 
 
 def _colour(v: np.ndarray) -> np.ndarray:
@@ -108,8 +121,13 @@ def _panel(draw, image, M: np.ndarray, names: list[str], x0: int, y0: int, cell:
         image.paste((0, 0, 0), (x0 + r * cell + (cell - label.width) // 2, y0 + n * cell + 4), label)
     if n <= 5:
         for (r, k), v in np.ndenumerate(M):
-            draw.text((x0 + k * cell + cell // 2, y0 + r * cell + cell // 2), f"{v:+.2f}",
-                      fill=(255, 255, 255) if abs(v) > 0.6 else (0, 0, 0), font=tiny, anchor="mm")
+            draw.text(
+                (x0 + k * cell + cell // 2, y0 + r * cell + cell // 2),
+                f"{v:+.2f}",
+                fill=(255, 255, 255) if abs(v) > 0.6 else (0, 0, 0),
+                font=tiny,
+                anchor="mm",
+            )
 
 
 def _colour_bar(draw, image, x0: int, y0: int, height: int, fonts) -> None:
@@ -159,8 +177,9 @@ def generator_figure(L: np.ndarray, names: list[str], title: str, labels: list[s
         peak = float(np.abs(M).max())
         caption = f"L{i}" + (f" {labels[i]}" if labels else "")
         draw.text((x0 + n * cell // 2, y0 - 34), caption, fill=(0, 0, 0), font=fonts[0], anchor="mt")
-        draw.text((x0 + n * cell // 2, y0 - 18), f"max |entry| {peak:.3g}", fill=(60, 60, 60), font=fonts[1],
-                  anchor="mt")
+        draw.text(
+            (x0 + n * cell // 2, y0 - 18), f"max |entry| {peak:.3g}", fill=(60, 60, 60), font=fonts[1], anchor="mt"
+        )
         _panel(draw, image, M / peak if peak > 0 else M, names, x0, y0, cell, fonts)
     _colour_bar(draw, image, cols * pw + 8, 62, min(height - 90, 240), fonts)
     return np.asarray(image)
@@ -180,8 +199,10 @@ def in_named_basis(L: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray
 def named_basis_table(coef: np.ndarray, outside: np.ndarray, names: list[str]) -> str:
     """:func:`in_named_basis` as a markdown table: | L0 | +0.98 (K_x) | ... | outside 0.02 |."""
     head = "| channel | " + " | ".join(names) + " | outside the known span |\n" + "|---" * (len(names) + 2) + "|\n"
-    rows = "".join(f"| L{i} | " + " | ".join(f"{v:+.3f}" for v in row) + f" | {out:.3f} |\n"
-                   for i, (row, out) in enumerate(zip(coef, outside, strict=True)))
+    rows = "".join(
+        f"| L{i} | " + " | ".join(f"{v:+.3f}" for v in row) + f" | {out:.3f} |\n"
+        for i, (row, out) in enumerate(zip(coef, outside, strict=True))
+    )
     return head + rows
 
 
@@ -198,8 +219,9 @@ def closest_labels(coef: np.ndarray, outside: np.ndarray, names: list[str]) -> l
 def matrix_table(M: np.ndarray, names: list[str]) -> str:
     """A markdown table of M with feature names on both axes (TensorBoard renders markdown text)."""
     head = "| | " + " | ".join(names) + " |\n|" + "---|" * (len(names) + 1) + "\n"
-    rows = "".join(f"| **{nm}** | " + " | ".join(f"{v:+.3f}" for v in row) + " |\n"
-                   for nm, row in zip(names, M, strict=True))
+    rows = "".join(
+        f"| **{nm}** | " + " | ".join(f"{v:+.3f}" for v in row) + " |\n" for nm, row in zip(names, M, strict=True)
+    )
     return head + rows
 
 
@@ -272,7 +294,9 @@ class RunWriter:
         summary = {"losses (generator, discriminator)": ["Multiline", [SUMMARY + "/loss_.*"]]}
         if self.info.symmetry is not None and self.info.symmetry.dim > 1:
             summary[f"share of each {self.info.symmetry.name} generator in the learned span"] = [
-                "Multiline", [SUMMARY + "/share_.*"]]
+                "Multiline",
+                [SUMMARY + "/share_.*"],
+            ]
         self.tb.add_custom_scalars({SUMMARY: summary})
 
     # ------------------------------------------------------------------------------------------ per step
@@ -287,8 +311,9 @@ class RunWriter:
                 self.window[k] = self.window.get(k, 0.0) + v.detach()
             self.window_steps += 1
 
-    def point(self, step: int, scores: dict[str, float], L: np.ndarray, z: torch.Tensor | None,
-              final: bool = False) -> None:
+    def point(
+        self, step: int, scores: dict[str, float], L: np.ndarray, z: torch.Tensor | None, final: bool = False
+    ) -> None:
         """Write the means since the last point and ``scores`` at ``step``; images, texts and the histogram
         at every IMAGE_EVERY-th point and when ``final``."""
         if not self.tb:
@@ -323,9 +348,12 @@ class RunWriter:
             coef, outside = in_named_basis(L, self.info.symmetry.generators)
             labels = closest_labels(coef, outside, self.symmetry_names)
             name = self.info.symmetry.name
-            self.tb.add_text("generators/in_named_basis",
-                             f"The learned channels in the basis of {name} (every matrix scaled to unit norm):"
-                             "\n\n" + named_basis_table(coef, outside, self.symmetry_names), step)
+            self.tb.add_text(
+                "generators/in_named_basis",
+                f"The learned channels in the basis of {name} (every matrix scaled to unit norm):"
+                "\n\n" + named_basis_table(coef, outside, self.symmetry_names),
+                step,
+            )
         title = f"{self.info.name}: learned generators at step {step}"
         image = generator_figure(L, self.names, title, labels)
         self.tb.add_image("generators/all_channels", image, step, dataformats="HWC")
@@ -359,8 +387,11 @@ class RunWriter:
         from torch.utils.tensorboard.summary import hparams as hparams_summary
 
         clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
-        shown = {tag_of(k): v for k, v in metrics.items() if isinstance(v, (int, float))
-                 and tag_of(k).startswith(SUMMARY + "/")}
+        shown = {
+            tag_of(k): v
+            for k, v in metrics.items()
+            if isinstance(v, (int, float)) and tag_of(k).startswith(SUMMARY + "/")
+        }
         writer = self.tb._get_file_writer()
         for summary in hparams_summary(clean, shown):
             writer.add_summary(summary)

@@ -38,8 +38,13 @@ class Radial(nn.Module):
         return z / torch.sqrt(1.0 + (z**2).sum(-1, keepdim=True))
 
 
-ACTIVATIONS = {"identity": nn.Identity, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1),
-               "radial": Radial, "tanh": nn.Tanh}
+ACTIVATIONS = {
+    "identity": nn.Identity,
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.1),
+    "radial": Radial,
+    "tanh": nn.Tanh,
+}
 
 
 def mlp(n_in: int, hidden: list[int], n_out: int, activation: str = "relu") -> nn.Sequential:
@@ -181,8 +186,9 @@ class NonlinearAction(GLAction):
         h = modules[first].out_features
         super().__init__(first, second, h)
         if X0.shape[0] > h:
-            raise ValueError(f"the data-dependent action is exact only for a batch of at most h = {h} points, "
-                             f"got {X0.shape[0]}")
+            raise ValueError(
+                f"the data-dependent action is exact only for a batch of at most h = {h} points, got {X0.shape[0]}"
+            )
         names = list(modules)
         self.activation = modules[names[names.index(first) + 1]]
         self.model, self.X0 = model, X0
@@ -265,8 +271,14 @@ def _flat(params: Params) -> torch.Tensor:
     return torch.cat([v.reshape(-1) for v in params.values()])
 
 
-def action_error(action: LayerAction, model: nn.Module, x: torch.Tensor, g: torch.Tensor | None = None,
-                 h: torch.Tensor | None = None, seed: int = 0) -> ActionError:
+def action_error(
+    action: LayerAction,
+    model: nn.Module,
+    x: torch.Tensor,
+    g: torch.Tensor | None = None,
+    h: torch.Tensor | None = None,
+    seed: int = 0,
+) -> ActionError:
     """Check ``action`` on ``model`` at its current parameters over inputs x (B, n_in).
 
     g, h default to random group elements; use float64 (model.double(), x.double()) for 1e-10 checks.

@@ -14,8 +14,9 @@ from torch import nn
 from liegan.bridge.actions import LayerAction, Params, actions_for, params_of
 
 
-def conserved_quantities(model: nn.Module, actions: list[LayerAction] | None = None,
-                         params: Params | None = None) -> dict[str, torch.Tensor]:
+def conserved_quantities(
+    model: nn.Module, actions: list[LayerAction] | None = None, params: Params | None = None
+) -> dict[str, torch.Tensor]:
     """{'<first>-><second>': Q} for every hidden layer whose action has a conserved quantity."""
     actions = actions_for(model) if actions is None else actions
     params = params_of(model) if params is None else params

@@ -86,8 +86,15 @@ def cyclic_powers(algebra: Algebra) -> torch.Tensor | None:
     return None if order is None else torch.arange(order, dtype=torch.float64)[:, None]
 
 
-def symmetry_ensemble(model: nn.Module, data, algebra: Algebra | np.ndarray, members: int = 16,
-                      sigma: float = 1.0, seed: int = 0, z: torch.Tensor | None = None) -> EnsembleReport:
+def symmetry_ensemble(
+    model: nn.Module,
+    data,
+    algebra: Algebra | np.ndarray,
+    members: int = 16,
+    sigma: float = 1.0,
+    seed: int = 0,
+    z: torch.Tensor | None = None,
+) -> EnsembleReport:
     """Test loss of ``model`` alone, of ``members`` copies moved along ``algebra`` (coefficients z ~ N(0,
     sigma^2), or the given ``z`` of shape (members, c)) with predictions averaged, and of the same ensemble
     along random generators of equal norms."""
@@ -107,5 +114,10 @@ def symmetry_ensemble(model: nn.Module, data, algebra: Algebra | np.ndarray, mem
     R = random_generators(L, L.shape[0], gen)
     with torch.no_grad():
         single = float(prediction_loss(model, data))
-    return EnsembleReport(members=members, coefficients=drawn, single=single,
-                          discovered=ensemble_loss(model, data, L, z), random=ensemble_loss(model, data, R, z))
+    return EnsembleReport(
+        members=members,
+        coefficients=drawn,
+        single=single,
+        discovered=ensemble_loss(model, data, L, z),
+        random=ensemble_loss(model, data, R, z),
+    )

@@ -142,8 +142,7 @@ def generator_change(model: nn.Module, data, L: torch.Tensor, t: float = 0.1) ->
         lm = float(_loss_at(data, model, act, theta, L, -t))
     s = torch.zeros((), dtype=dtype, requires_grad=True)
     (d,) = torch.autograd.grad(_loss_at(data, model, act, theta, L, s), s)
-    return GeneratorChange(change=(abs(lp - l0) + abs(lm - l0)) / 2, fd=(lp - lm) / (2 * t),
-                           derivative=float(d))
+    return GeneratorChange(change=(abs(lp - l0) + abs(lm - l0)) / 2, fd=(lp - lm) / (2 * t), derivative=float(d))
 
 
 @dataclass
@@ -163,12 +162,18 @@ class InvarianceReport:
         return float(r / d) if d > 0 else float("inf")
 
     def to_dict(self) -> dict:
-        return {"loss": self.loss, "t": self.t, "invariance_ratio": self.ratio,
-                "discovered": [vars(c) for c in self.discovered], "random": [vars(c) for c in self.random]}
+        return {
+            "loss": self.loss,
+            "t": self.t,
+            "invariance_ratio": self.ratio,
+            "discovered": [vars(c) for c in self.discovered],
+            "random": [vars(c) for c in self.random],
+        }
 
 
-def loss_invariance_error(model: nn.Module, data, algebra: Algebra | np.ndarray, t: float = 0.1,
-                          n_random: int = 8, seed: int = 0) -> InvarianceReport:
+def loss_invariance_error(
+    model: nn.Module, data, algebra: Algebra | np.ndarray, t: float = 0.1, n_random: int = 8, seed: int = 0
+) -> InvarianceReport:
     """How the loss of ``model`` on ``data`` moves along each generator of ``algebra`` (c, n, n), compared
     with ``n_random`` Gaussian generators of the discovered ones' norms (:func:`random_generators`)."""
     L = data_generators(algebra, data)

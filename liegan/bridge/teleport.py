@@ -80,14 +80,14 @@ def _grad_sq(loss_fn: LossFn, params: Params, create_graph: bool) -> tuple[torch
 def _lookahead_loss(loss_fn: LossFn, params: Params, lr: float, create_graph: bool) -> torch.Tensor:
     """L(theta - lr grad L(theta)): the loss after one descent step from ``params``."""
     params = {k: v if v.requires_grad else v.detach().requires_grad_(True) for k, v in params.items()}
-    grads = torch.autograd.grad(loss_fn(params), list(params.values()), create_graph=create_graph,
-                                allow_unused=True)
+    grads = torch.autograd.grad(loss_fn(params), list(params.values()), create_graph=create_graph, allow_unused=True)
     stepped = {k: v if g is None else v - lr * g for (k, v), g in zip(params.items(), grads, strict=True)}
     return loss_fn(stepped)
 
 
-def _score(loss_fn: LossFn, params: Params, objective: str, lr: float | None,
-           create_graph: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _score(
+    loss_fn: LossFn, params: Params, objective: str, lr: float | None, create_graph: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, ||grad L||^2, objective) at ``params``; the objective is what the ascent maximises."""
     loss, gsq = _grad_sq(loss_fn, params, create_graph)
     if objective == "grad_norm":
@@ -122,9 +122,17 @@ def _ascent_step(zs: list[torch.Tensor], objective: torch.Tensor, lr: float) -> 
     return True
 
 
-def teleport(model: nn.Module, loss_fn: LossFn, actions: list[GroupAction] | None = None, steps: int = 10,
-             lr: float = 0.1, loss_tol: float = 1e-6, objective: str = "grad_norm",
-             descent_lr: float | None = None, guard: int = 0) -> TeleportResult:
+def teleport(
+    model: nn.Module,
+    loss_fn: LossFn,
+    actions: list[GroupAction] | None = None,
+    steps: int = 10,
+    lr: float = 0.1,
+    loss_tol: float = 1e-6,
+    objective: str = "grad_norm",
+    descent_lr: float | None = None,
+    guard: int = 0,
+) -> TeleportResult:
     """Teleport ``model`` in place.  loss_fn(params) -> scalar loss at the parameter dict ``params``.
 
     Each ascent step moves the group coefficients by ``lr`` (in norm) along the objective's gradient, and

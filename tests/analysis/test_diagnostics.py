@@ -107,8 +107,9 @@ def test_form_signature_of_abelian_algebra_is_zero():
     assert form_signature(killing_form(L)) == (0, 0, 2)
 
 
-@pytest.mark.parametrize(("name", "expected"), [("two_commuting_rotations", (0, 0, 2)), ("so3", (0, 3, 0)),
-                                                ("so13", (3, 3, 0))])
+@pytest.mark.parametrize(
+    ("name", "expected"), [("two_commuting_rotations", (0, 0, 2)), ("so3", (0, 3, 0)), ("so13", (3, 3, 0))]
+)
 def test_killing_signature_is_judged_against_the_algebras_noise(name, expected):
     """With 1e-3 noise an abelian algebra's Killing form is O(1e-6), not zero: a 1e-6-relative cut called
     two commuting rotations (1, 0, 1); the noise-level cut keeps (0, 0, 2) and the semisimple signatures."""

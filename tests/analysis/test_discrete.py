@@ -114,8 +114,13 @@ def test_rotation7_dataset_shapes_and_presets():
     full = load_dataset(DataConfig(dataset="rotation7"))
     assert len(full) == 20000
     paper = REGISTRY["rotation7"].presets["paper"]  # the published protocol
-    assert paper["generator"] == {"channels": 1, "mask": "none", "coefficients": "integer", "int_low": -10,
-                                  "int_high": 9}
+    assert paper["generator"] == {
+        "channels": 1,
+        "mask": "none",
+        "coefficients": "integer",
+        "int_low": -10,
+        "int_high": 9,
+    }
     assert paper["train"]["lambda_id"] == 0.01
     assert REGISTRY["rotation7"].presets["default"]["generator"]["coefficients"] == "integer"
     again = load_dataset(DataConfig(dataset="rotation7", n_samples=500, seed=3))

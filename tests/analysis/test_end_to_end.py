@@ -42,8 +42,12 @@ def test_analysis_of_a_real_twobody_run_names_so2(twobody_run):
 @pytest.mark.slow
 def test_liegan_analyze_cli_on_a_real_twobody_run(twobody_run, tmp_path):
     out = tmp_path / "report"
-    proc = subprocess.run([sys.executable, "-m", "liegan", "analyze", str(twobody_run.run_dir), "--out", str(out),
-                           "--no-figures"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "liegan", "analyze", str(twobody_run.run_dir), "--out", str(out), "--no-figures"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert TWOBODY_MATCH in proc.stdout
     data = json.loads((out / "analysis.json").read_text())
@@ -60,8 +64,12 @@ def test_liegan_analyze_on_a_real_rotation7_run_finds_c7_about_x3(tmp_path):
     reproducible on CPU, so this is a deterministic check, not a flaky one."""
     cfg = resolve_config("rotation7", overrides={"run.logdir": str(tmp_path), "run.name": "r7", "train.seed": 0})
     run = train(cfg, progress=False).run_dir
-    proc = subprocess.run([sys.executable, "-m", "liegan", "analyze", str(run), "--no-figures"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "liegan", "analyze", str(run), "--no-figures"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads((run / "analysis.json").read_text())
     assert result["discrete_order"] == 7, result
@@ -76,6 +84,7 @@ def test_train_and_analyze_verdicts_agree_on_a_real_twobody_run(twobody_run):
     res, _, _, _ = analyze(load_algebra(twobody_run.run_dir))
     again = res["verdict"]
     assert stored["converged"] is True and again["converged"] is True, stored["summary"]
-    assert (stored["best_match"], stored["metric"]) == (again["best_match"], again["metric"]) == (TWOBODY_MATCH,
-                                                                                                   "family")
+    assert (
+        (stored["best_match"], stored["metric"]) == (again["best_match"], again["metric"]) == (TWOBODY_MATCH, "family")
+    )
     assert stored["lines"] == again["lines"]

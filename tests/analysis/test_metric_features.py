@@ -53,8 +53,7 @@ def test_minkowski_beats_euclidean_and_learned_is_close(jets):
     L = so13() + 1e-2 * rng.standard_normal((6, 4, 4)) / 4  # a learned so(1,3) with percent-level noise
     J = invariant_metric(L).metric
     assert cosine(J, MINKOWSKI) > 0.99
-    res = compare_metrics(ds.x.numpy(), ds.y.numpy(), {"learned": J, "minkowski": MINKOWSKI,
-                                                       "euclidean": EUCLIDEAN})
+    res = compare_metrics(ds.x.numpy(), ds.y.numpy(), {"learned": J, "minkowski": MINKOWSKI, "euclidean": EUCLIDEAN})
     assert res["minkowski"]["auc"] > res["euclidean"]["auc"] + 0.1, res
     assert abs(res["learned"]["auc"] - res["minkowski"]["auc"]) < 0.03, res
     assert res["minkowski"]["accuracy"] > res["euclidean"]["accuracy"], res
@@ -64,9 +63,27 @@ def test_minkowski_beats_euclidean_and_learned_is_close(jets):
 def test_script_subprocess(jets, tmp_path):
     Algebra(so13(), dataset="topquark", feature_names=["E", "px", "py", "pz"]).save(tmp_path / "run")
     out = tmp_path / "res.json"
-    p = subprocess.run([sys.executable, "-m", "liegan.analysis.metric_features", str(tmp_path / "run"),
-                        "--data-dir", str(jets), "--jets", "600", "--constituents", "2", "--classifier",
-                        "logistic", "--out", str(out)], capture_output=True, text=True, timeout=180)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "liegan.analysis.metric_features",
+            str(tmp_path / "run"),
+            "--data-dir",
+            str(jets),
+            "--jets",
+            "600",
+            "--constituents",
+            "2",
+            "--classifier",
+            "logistic",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert p.returncode == 0, p.stderr
     r = json.loads(out.read_text())
     assert set(r["results"]) == {"learned", "minkowski", "euclidean"}

@@ -15,8 +15,14 @@ from liegan.analysis.report import FIGURES, write_report
 from liegan.symmetry import LORENTZ
 
 PNG = b"\x89PNG\r\n\x1a\n"
-REQUIRED = ("best_match", "metric", "metric_singular_values", "metric_signature", "closure_residual",
-            "structure_constants")
+REQUIRED = (
+    "best_match",
+    "metric",
+    "metric_singular_values",
+    "metric_signature",
+    "closure_residual",
+    "structure_constants",
+)
 
 
 @pytest.fixture
@@ -25,8 +31,9 @@ def twobody_run(tmp_path):
     rng = np.random.default_rng(0)
     L = 0.37 * twobody_so2() + 0.005 * rng.standard_normal((1, 8, 8))
     names = ["q1x", "q1y", "p1x", "p1y", "q2x", "q2y", "p2x", "p2y"]
-    Algebra(L, dataset="twobody", feature_names=names, coefficients={"distribution": "normal", "sigma": 1.0}
-            ).save(tmp_path / "run")
+    Algebra(L, dataset="twobody", feature_names=names, coefficients={"distribution": "normal", "sigma": 1.0}).save(
+        tmp_path / "run"
+    )
     return tmp_path / "run"
 
 
@@ -35,8 +42,12 @@ def rotation7_file(tmp_path):
     """An integer-coefficient run: exp(L) a rotation by 2 pi 3/7 about x3, with small noise."""
     rng = np.random.default_rng(1)
     L = 2 * np.pi * 3 / 7 * so(3)[:1] + 0.01 * rng.standard_normal((1, 3, 3))
-    Algebra(L, dataset="rotation7", feature_names=["x1", "x2", "x3"],
-            coefficients={"distribution": "integer", "low": -10, "high": 9}).save(tmp_path / "rot")
+    Algebra(
+        L,
+        dataset="rotation7",
+        feature_names=["x1", "x2", "x3"],
+        coefficients={"distribution": "integer", "low": -10, "high": 9},
+    ).save(tmp_path / "rot")
     return tmp_path / "rot" / "algebra.npz"
 
 

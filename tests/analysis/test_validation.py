@@ -37,8 +37,9 @@ def test_the_two_body_rotation_passes_and_a_random_generator_of_the_same_norm_fa
     (AUC >= 0.7): the check can fail."""
     x, y = twobody
     L = 8.4 / np.linalg.norm(twobody_so2()) * twobody_so2()
-    res = validate(L, x, y, "vector", {"distribution": "normal", "sigma": 1.0}, NAMES, truth=SYMMETRY, mask=MASK,
-                   max_samples=4000)
+    res = validate(
+        L, x, y, "vector", {"distribution": "normal", "sigma": 1.0}, NAMES, truth=SYMMETRY, mask=MASK, max_samples=4000
+    )
     by = {e["name"]: e for e in res}
     assert set(by) == {"L_0", "group", "so(2) R", "random"}
     assert by["L_0"]["auc"] <= 0.55 and by["so(2) R"]["auc"] <= 0.55, res
@@ -48,7 +49,11 @@ def test_the_two_body_rotation_passes_and_a_random_generator_of_the_same_norm_fa
 
 def test_coefficients_follow_the_trained_distribution():
     rng = np.random.default_rng(0)
-    assert set(np.unique(sample_coefficients({"distribution": "integer", "low": -2, "high": 1}, (500,), rng))) \
-        == {-2.0, -1.0, 0.0, 1.0}
+    assert set(np.unique(sample_coefficients({"distribution": "integer", "low": -2, "high": 1}, (500,), rng))) == {
+        -2.0,
+        -1.0,
+        0.0,
+        1.0,
+    }
     z = sample_coefficients({"distribution": "normal", "sigma": 3.0}, (20000,), rng)
     assert z.std() == pytest.approx(3.0, rel=0.03)

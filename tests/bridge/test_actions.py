@@ -22,8 +22,9 @@ def _net(activation, hidden=(6, 7), seed=0):
     return mlp(5, list(hidden), 3, activation).double(), torch.randn(16, 5, dtype=torch.float64)
 
 
-@pytest.mark.parametrize("activation,kind", [("identity", "GL"), ("relu", "rescale"),
-                                             ("leaky_relu", "rescale"), ("radial", "orthogonal")])
+@pytest.mark.parametrize(
+    "activation,kind", [("identity", "GL"), ("relu", "rescale"), ("leaky_relu", "rescale"), ("radial", "orthogonal")]
+)
 def test_linear_actions_exact(activation, kind):
     model, x = _net(activation)
     actions = actions_for(model)

@@ -42,8 +42,9 @@ def test_teleport_speeds_up_descent_one_seed(objective):
     twin = copy.deepcopy(model)
     lr = 0.3
     plain = descend(model, data, lr, 100)
-    tele = descend(twin, data, lr, 100, teleporting=Teleporting(steps=10 if objective == "grad_norm" else 40,
-                                                                 objective=objective))
+    tele = descend(
+        twin, data, lr, 100, teleporting=Teleporting(steps=10 if objective == "grad_norm" else 40, objective=objective)
+    )
     (record,) = tele.teleports
     assert record.step == 0 and record.batches[0].loss_change < 1e-6
     threshold = 0.5 * plain.losses[0]

@@ -12,9 +12,15 @@ from liegan.algebras import so13
 
 @pytest.fixture
 def algebra():
-    return Algebra(so13(), np.ones((6, 4, 4)), dataset="topquark", feature_names=["E", "px", "py", "pz"],
-                   coefficients={"distribution": "normal", "sigma": 1.0}, config={"train": {"seed": 3}},
-                   metrics={"similarity_to_truth": 0.99, "gap": float("inf")})
+    return Algebra(
+        so13(),
+        np.ones((6, 4, 4)),
+        dataset="topquark",
+        feature_names=["E", "px", "py", "pz"],
+        coefficients={"distribution": "normal", "sigma": 1.0},
+        config={"train": {"seed": 3}},
+        metrics={"similarity_to_truth": 0.99, "gap": float("inf")},
+    )
 
 
 def same(a, b):
@@ -29,8 +35,16 @@ def test_save_writes_npz_and_json_with_required_fields(tmp_path, algebra):
     with np.load(npz) as z:
         assert z["generators"].shape == (6, 4, 4) and z["mask"].shape == (6, 4, 4)
     meta = json.loads(js.read_text())
-    for key in ("dataset", "feature_names", "n_dim", "n_channels", "coefficients", "config", "metrics",
-                "liegan_version"):
+    for key in (
+        "dataset",
+        "feature_names",
+        "n_dim",
+        "n_channels",
+        "coefficients",
+        "config",
+        "metrics",
+        "liegan_version",
+    ):
         assert key in meta
     assert meta["n_dim"] == 4 and meta["n_channels"] == 6
     assert meta["metrics"]["gap"] == "inf"  # non-finite floats stay valid JSON

@@ -33,7 +33,7 @@ def test_list_options_from_the_command_line():
 
 
 def test_resolution_order_defaults_preset_file_cli(tmp_path):
-    (tmp_path / "c.toml").write_text('[train]\nepochs = 7\nbatch_size = 32\n[generator]\nchannels = 2\n')
+    (tmp_path / "c.toml").write_text("[train]\nepochs = 7\nbatch_size = 32\n[generator]\nchannels = 2\n")
     cfg = resolve_config("twobody", "paper", str(tmp_path / "c.toml"), {"train.batch_size": "16", "train.seed": None})
     assert cfg.generator.mask == "blocks:2,2,2,2"  # from the paper preset
     assert cfg.train.epochs == 7 and cfg.generator.channels == 2  # the file overrides the preset

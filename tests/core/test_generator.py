@@ -76,8 +76,15 @@ def test_forward_transforms_vector_y_and_passes_labels():
     assert passed is labels
 
 
-@pytest.mark.parametrize("y_kind,y", [("vector", torch.randn(4, 1, 3)), ("scalar", torch.randn(4, 2)),
-                                      ("class", torch.tensor([0, 1, 1, 0])), ("none", None)])
+@pytest.mark.parametrize(
+    "y_kind,y",
+    [
+        ("vector", torch.randn(4, 1, 3)),
+        ("scalar", torch.randn(4, 2)),
+        ("class", torch.tensor([0, 1, 1, 0])),
+        ("none", None),
+    ],
+)
 def test_discriminator_shapes(y_kind, y):
     D = Discriminator((2, 3), y_kind, tuple(y.shape[1:]) if y is not None and y_kind != "class" else (), 2)
     assert D(torch.randn(4, 2, 3), y).shape == (4,)

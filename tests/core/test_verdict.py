@@ -28,8 +28,17 @@ def test_a_learned_two_body_rotation_converged_in_its_features():
 def test_a_poor_or_still_rising_run_is_not_converged_and_says_what_to_try():
     rng = np.random.default_rng(1)
     L = LORENTZ.generators[:6] + 0.4 * rng.standard_normal((6, 4, 4))  # negative control: far from so(1,3)
-    v = _verdict(np.concatenate([L, np.eye(4)[None]]), LORENTZ, [0.60, 0.70, 0.79], ["E", "px", "py", "pz"],
-                 epochs=5, steps=195, n_samples=20_000, default_samples=200_000, run_dir="runs/x")
+    v = _verdict(
+        np.concatenate([L, np.eye(4)[None]]),
+        LORENTZ,
+        [0.60, 0.70, 0.79],
+        ["E", "px", "py", "pz"],
+        epochs=5,
+        steps=195,
+        n_samples=20_000,
+        default_samples=200_000,
+        run_dir="runs/x",
+    )
     assert not v.converged and "Not converged" in v.summary
     assert any("--resume runs/x --epochs 10" in a for a in v.advice)
     assert any("200,000" in a for a in v.advice) and any("195 optimiser steps" in a for a in v.advice)

@@ -138,8 +138,11 @@ def _cases(tmp_path, marker):
         "x_scalar": (_npz(tmp_path / "x0.npz", x=np.float64(1.0)), {}, r"shape \(N, k, n\)"),
         "x_empty": (_npz(tmp_path / "xe.npz", x=np.zeros((0, 3))), {}, "N, k, n > 0"),
         "y_wrong_n": (_npz(tmp_path / "yn.npz", x=good, y=np.zeros((4, 3))), {}, "4 samples but 'x' has 5"),
-        "y_wrong_dim": (_npz(tmp_path / "yd.npz", x=good, y=np.zeros((5, 2))), {"y_kind": "vector"},
-                        "vector 'y' must have shape"),
+        "y_wrong_dim": (
+            _npz(tmp_path / "yd.npz", x=good, y=np.zeros((5, 2))),
+            {"y_kind": "vector"},
+            "vector 'y' must have shape",
+        ),
         "y_missing": (_npz(tmp_path / "ym.npz", x=good), {"y_kind": "scalar"}, "no 'y' array"),
         "y_scalar0d": (_npz(tmp_path / "y0.npz", x=good, y=np.float64(1.0)), {"y_kind": "scalar"}, "'y'"),
         "bad_class": (_npz(tmp_path / "bc.npz", x=good, y=np.full(5, 0.5)), {"y_kind": "class"}, "class 'y'"),
@@ -152,10 +155,36 @@ def _cases(tmp_path, marker):
     }
 
 
-CASES = ["missing", "directory", "extension", "no_extension", "truncated_npz", "truncated_h5", "garbage_npz",
-         "garbage_h5", "no_x_npz", "no_x_h5", "x_group", "x_strings_h5", "x_strings_npz", "x_4d", "x_1d",
-         "x_scalar", "x_empty", "y_wrong_n", "y_wrong_dim", "y_missing", "y_scalar0d", "bad_class",
-         "bad_kind", "nan", "inf", "nan_y", "object_x", "object_y"]
+CASES = [
+    "missing",
+    "directory",
+    "extension",
+    "no_extension",
+    "truncated_npz",
+    "truncated_h5",
+    "garbage_npz",
+    "garbage_h5",
+    "no_x_npz",
+    "no_x_h5",
+    "x_group",
+    "x_strings_h5",
+    "x_strings_npz",
+    "x_4d",
+    "x_1d",
+    "x_scalar",
+    "x_empty",
+    "y_wrong_n",
+    "y_wrong_dim",
+    "y_missing",
+    "y_scalar0d",
+    "bad_class",
+    "bad_kind",
+    "nan",
+    "inf",
+    "nan_y",
+    "object_x",
+    "object_y",
+]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -40,9 +40,15 @@ class FakeZenodo:
                 outer.log.append((self.path, self.headers.get("Range")))
                 base = f"http://127.0.0.1:{self.server.server_address[1]}"
                 if self.path == f"/api/records/{RECORD}":
-                    files = [{"key": n, "size": len(b), "checksum": "md5:" + hashlib.md5(b).hexdigest(),
-                              "links": {"self": f"{base}/api/records/{RECORD}/files/{n}/content"}}
-                             for n, b in PAYLOAD.items()]
+                    files = [
+                        {
+                            "key": n,
+                            "size": len(b),
+                            "checksum": "md5:" + hashlib.md5(b).hexdigest(),
+                            "links": {"self": f"{base}/api/records/{RECORD}/files/{n}/content"},
+                        }
+                        for n, b in PAYLOAD.items()
+                    ]
                     return self._send(200, json.dumps({"id": RECORD, "files": files}).encode())
                 name = self.path.split("/files/")[-1].removesuffix("/content")
                 if name not in PAYLOAD:
@@ -158,8 +164,18 @@ def test_unknown_file_and_unreachable_api(tmp_path, zenodo):
 
 def test_legacy_record_layout(tmp_path, monkeypatch):
     """The older Zenodo API nests files under 'entries' with 'links': {'content': ...}."""
-    meta = {"files": {"entries": {"val.h5": {"key": "val.h5", "checksum": "md5:abc", "size": 3,
-                                             "links": {"content": "http://x/val.h5/content"}}}}}
+    meta = {
+        "files": {
+            "entries": {
+                "val.h5": {
+                    "key": "val.h5",
+                    "checksum": "md5:abc",
+                    "size": 3,
+                    "links": {"content": "http://x/val.h5/content"},
+                }
+            }
+        }
+    }
 
     class R:
         def __enter__(self):
@@ -191,7 +207,6 @@ def test_cli_fetch_all_then_offline(tmp_path, zenodo):
     zenodo.corrupt.add("train.h5")
     (tmp_path / "topquark" / "train.h5").unlink()
     env["LIEGAN_ZENODO_API"] = zenodo.api
-    r = subprocess.run(cmd[:-3] + ["--split", "train", "--quiet"], capture_output=True, text=True, env=env,
-                       timeout=120)
+    r = subprocess.run(cmd[:-3] + ["--split", "train", "--quiet"], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2 and "md5" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "topquark" / "train.h5").exists()

@@ -213,13 +213,17 @@ def test_presets_follow_published_protocol(preset):
 
 
 def _liegan(*args, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "liegan", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "liegan", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
 
 
 def test_cli_train_without_file_exits_2_with_instructions(tmp_path):
-    r = _liegan("train", "--dataset", "topquark", "--data-dir", str(tmp_path),
-                "--logdir", str(tmp_path / "runs"))
+    r = _liegan("train", "--dataset", "topquark", "--data-dir", str(tmp_path), "--logdir", str(tmp_path / "runs"))
     assert r.returncode == 2, r.stderr
     assert "liegan data fetch topquark" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
@@ -232,7 +236,19 @@ def test_cli_synth_then_train(tmp_path):
     assert "top jet mass median" in r.stdout
     for split in ("train", "val", "test"):
         assert (tmp_path / "topquark" / f"{split}.h5").is_file()
-    r = _liegan("train", "--dataset", "topquark", "--data-dir", str(tmp_path), "--epochs", "1",
-                "--logdir", str(tmp_path / "runs"), "--name", "t", "--quiet")
+    r = _liegan(
+        "train",
+        "--dataset",
+        "topquark",
+        "--data-dir",
+        str(tmp_path),
+        "--epochs",
+        "1",
+        "--logdir",
+        str(tmp_path / "runs"),
+        "--name",
+        "t",
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "runs" / "t" / "algebra.json").is_file()

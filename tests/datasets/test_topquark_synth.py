@@ -126,8 +126,7 @@ def test_file_round_trip_matches_generator(tmp_path):
     assert list(df.index) == list(range(250))
     assert df.dtypes.iloc[0] == np.float32 and df["is_signal_new"].dtype == np.int64
     np.testing.assert_array_equal(df.iloc[:, :800].to_numpy(), c.reshape(250, 800).astype(np.float32))
-    np.testing.assert_array_equal(df[["truthE", "truthPX", "truthPY", "truthPZ"]].to_numpy(),
-                                  truth.astype(np.float32))
+    np.testing.assert_array_equal(df[["truthE", "truthPX", "truthPY", "truthPZ"]].to_numpy(), truth.astype(np.float32))
     np.testing.assert_array_equal(df["is_signal_new"].to_numpy(), is_top)
     jets = tq.read_jets(path, constituents=2)
     np.testing.assert_array_equal(jets.momenta, c[:, :2].astype(np.float32))

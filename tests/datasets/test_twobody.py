@@ -50,8 +50,7 @@ def test_agrees_with_dop853_integration(traj):
 
     times = tb.DT * np.arange(tb.STEPS)
     for i in (0, 1, 2, 500, 999):
-        sol = solve_ivp(rhs, (0, times[-1]), traj[i, 0], method="DOP853", rtol=1e-12, atol=1e-12,
-                        t_eval=times)
+        sol = solve_ivp(rhs, (0, times[-1]), traj[i, 0], method="DOP853", rtol=1e-12, atol=1e-12, t_eval=times)
         np.testing.assert_allclose(sol.y.T, traj[i], atol=1e-8)
 
 
@@ -246,8 +245,7 @@ def _bad_cases(tmp_path, marker):
         "not_dict": (_bad(tmp_path, "list.pkl", dumps([ok])), "expected a pickled dict"),
         "no_coords": (_bad(tmp_path, "nocoords.pkl", dumps({"x": ok})), "no 'coords' array"),
         "not_array": (_bad(tmp_path, "notarray.pkl", dumps({"coords": [1, 2]})), "must be a numpy array"),
-        "last_axis": (_bad(tmp_path, "axis.pkl", dumps({"coords": np.zeros((3, 5, 6))})),
-                      r"shape \(N, T, 8\)"),
+        "last_axis": (_bad(tmp_path, "axis.pkl", dumps({"coords": np.zeros((3, 5, 6))})), r"shape \(N, T, 8\)"),
         "one_step": (_bad(tmp_path, "t1.pkl", dumps({"coords": np.zeros((3, 1, 8))})), "T >= 2"),
         "empty": (_bad(tmp_path, "n0.pkl", dumps({"coords": np.zeros((0, 5, 8))})), "N >= 1"),
         "flat_ragged": (_bad(tmp_path, "flat.pkl", dumps({"coords": np.zeros((49, 8))})), "50 steps"),
@@ -258,14 +256,33 @@ def _bad_cases(tmp_path, marker):
         "object": (_bad(tmp_path, "obj.pkl", dumps({"coords": np.array([None, 1.0])})), "object arrays"),
         "truncated": (_bad(tmp_path, "trunc.pkl", dumps({"coords": ok})[:-40]), "not a readable pickle"),
         "garbage": (_bad(tmp_path, "garbage.pkl", b"\x00\x01 definitely not a pickle"), "not a readable"),
-        "hostile": (_bad(tmp_path, "evil.pkl", dumps({"coords": ok, "t": _Hostile(marker)})),
-                    r"refusing to load global '(posix|os|nt)\.system'"),
+        "hostile": (
+            _bad(tmp_path, "evil.pkl", dumps({"coords": ok, "t": _Hostile(marker)})),
+            r"refusing to load global '(posix|os|nt)\.system'",
+        ),
         "directory": (tmp_path, "not a regular file"),
     }
 
 
-CASES = ["missing", "not_dict", "no_coords", "not_array", "last_axis", "one_step", "empty", "flat_ragged",
-         "ndim4", "strings", "nan", "inf", "object", "truncated", "garbage", "hostile", "directory"]
+CASES = [
+    "missing",
+    "not_dict",
+    "no_coords",
+    "not_array",
+    "last_axis",
+    "one_step",
+    "empty",
+    "flat_ragged",
+    "ndim4",
+    "strings",
+    "nan",
+    "inf",
+    "object",
+    "truncated",
+    "garbage",
+    "hostile",
+    "directory",
+]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -13,8 +13,16 @@ import time
 import pytest
 
 FUZZ_CAP_BYTES = 64 * 1024**2
-STATS = {"cases": 0, "refused": 0, "accepted": 0, "seconds": 0.0,
-         "cli_cases": 0, "cli_refused": 0, "cli_sane": 0, "cli_seconds": 0.0}
+STATS = {
+    "cases": 0,
+    "refused": 0,
+    "accepted": 0,
+    "seconds": 0.0,
+    "cli_cases": 0,
+    "cli_refused": 0,
+    "cli_sane": 0,
+    "cli_seconds": 0.0,
+}
 
 
 def pytest_configure(config):
@@ -32,12 +40,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_sep("-", "loader fuzz suite")
         terminalreporter.write_line(
             f"fuzz cases: {STATS['cases']} generated and run ({STATS['refused']} refused with InputError, "
-            f"{STATS['accepted']} accepted as valid), {STATS['seconds']:.1f} s inside the loaders")
+            f"{STATS['accepted']} accepted as valid), {STATS['seconds']:.1f} s inside the loaders"
+        )
     if STATS["cli_cases"]:
         terminalreporter.write_sep("-", "command-line fuzz suite")
         terminalreporter.write_line(
             f"cli fuzz invocations: {STATS['cli_cases']} generated and run ({STATS['cli_refused']} refused with one "
-            f"line, nothing touched; {STATS['cli_sane']} sane runs), {STATS['cli_seconds']:.1f} s inside liegan")
+            f"line, nothing touched; {STATS['cli_sane']} sane runs), {STATS['cli_seconds']:.1f} s inside liegan"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -46,9 +46,13 @@ from liegan.safe_pickle import restricted_loads
 
 def fuzz_settings(n: int) -> settings:
     """Reproducible in CI: derandomized, no deadline (the machine is shared), n examples."""
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                           HealthCheck.data_too_large])
+    return settings(
+        max_examples=n,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 class CaseTimeout(Exception):
@@ -98,8 +102,7 @@ def time_limit(seconds: float):
                 continue
 
 
-def attempt(stats: dict, load: Callable[[], object], src: str | Path, *,
-            limit_s: float = 10.0) -> object | InputError:
+def attempt(stats: dict, load: Callable[[], object], src: str | Path, *, limit_s: float = 10.0) -> object | InputError:
     """Run one fuzz case: the loader must return or raise InputError whose one-line message names ``src``.
 
     Returns the loaded object or the InputError.
@@ -125,6 +128,7 @@ def attempt(stats: dict, load: Callable[[], object], src: str | Path, *,
 
 # -------------------------------------------------------------------------------------- byte mutations
 
+
 @st.composite
 def mutated(draw, seed: bytes) -> bytes:
     """``seed`` damaged one of four ways: truncated at any length, bits flipped, a run of bytes
@@ -141,7 +145,7 @@ def mutated(draw, seed: bytes) -> bytes:
     pos = draw(st.integers(0, len(data) - 1))
     chunk = draw(st.binary(min_size=1, max_size=16))
     if kind == "overwrite":
-        data[pos:pos + len(chunk)] = chunk
+        data[pos : pos + len(chunk)] = chunk
     else:
         data[pos:pos] = chunk
     return bytes(data)
@@ -161,12 +165,26 @@ def truncations(data: bytes, n: int = 24) -> list[int]:
 # ---------------------------------------------------------------------------------- hostile pickles
 
 DANGEROUS_GLOBALS = [
-    ("os", "system"), ("posix", "system"), ("builtins", "eval"), ("builtins", "exec"),
-    ("builtins", "__import__"), ("builtins", "getattr"), ("builtins", "open"), ("subprocess", "Popen"),
-    ("subprocess", "check_output"), ("numpy", "load"), ("numpy.testing", "assert_equal"),
-    ("numpy", "fromfile"), ("numpy.lib.format", "read_array"), ("numpy", "ndarray"),
-    ("numpy.core.multiarray", "_reconstruct_evil"), ("torch", "load"), ("pickle", "loads"),
-    ("shutil", "rmtree"), ("webbrowser", "open"), ("__builtin__", "eval"),
+    ("os", "system"),
+    ("posix", "system"),
+    ("builtins", "eval"),
+    ("builtins", "exec"),
+    ("builtins", "__import__"),
+    ("builtins", "getattr"),
+    ("builtins", "open"),
+    ("subprocess", "Popen"),
+    ("subprocess", "check_output"),
+    ("numpy", "load"),
+    ("numpy.testing", "assert_equal"),
+    ("numpy", "fromfile"),
+    ("numpy.lib.format", "read_array"),
+    ("numpy", "ndarray"),
+    ("numpy.core.multiarray", "_reconstruct_evil"),
+    ("torch", "load"),
+    ("pickle", "loads"),
+    ("shutil", "rmtree"),
+    ("webbrowser", "open"),
+    ("__builtin__", "eval"),
 ]
 
 
@@ -195,6 +213,7 @@ def numpy_pickle(obj, protocol: int) -> bytes:
 
 # ---------------------------------------------------------------------------------- forged .npy headers
 
+
 def npy_with_header(descr: str, shape: tuple, data: bytes = b"", fortran: bool = False) -> bytes:
     header = f"{{'descr': {descr!r}, 'fortran_order': {fortran}, 'shape': {shape!r}, }}"
     header += " " * (63 - (len(header) + 10) % 64) + "\n"
@@ -202,6 +221,7 @@ def npy_with_header(descr: str, shape: tuple, data: bytes = b"", fortran: bool =
 
 
 # ==================================================================================== seed files
+
 
 @functools.cache
 def _seed_files() -> dict[str, bytes]:
@@ -291,6 +311,7 @@ def _check_dataset(ds, n_dim: int | None = None) -> None:
 
 # ============================================================================ HNN pickle / unpickler
 
+
 @fuzz_settings(150)
 @given(data=st.binary(max_size=300), allow_numpy=st.booleans())
 def test_unpickler_random_bytes(fuzz_stats, data, allow_numpy):
@@ -317,14 +338,32 @@ def test_hnn_loader_mutated_files(fuzz_stats, seeds, tmp_path, data, which):
         _check_dataset(out, 8)
 
 
-ODD_DTYPES = ["f8", "f4", "f2", ">f8", "i8", "u1", "bool", "c16", "U3", "S2", "M8[s]", "m8[s]", "O", "V8",
-              [("a", "f8"), ("b", "i4")]]
+ODD_DTYPES = [
+    "f8",
+    "f4",
+    "f2",
+    ">f8",
+    "i8",
+    "u1",
+    "bool",
+    "c16",
+    "U3",
+    "S2",
+    "M8[s]",
+    "m8[s]",
+    "O",
+    "V8",
+    [("a", "f8"), ("b", "i4")],
+]
 
 
 @fuzz_settings(100)
-@given(dtype=st.sampled_from(ODD_DTYPES),
-       shape=st.lists(st.integers(0, 9), min_size=0, max_size=4).map(tuple),
-       nonfinite=st.booleans(), key=st.sampled_from(["coords", "test_coords", "other"]))
+@given(
+    dtype=st.sampled_from(ODD_DTYPES),
+    shape=st.lists(st.integers(0, 9), min_size=0, max_size=4).map(tuple),
+    nonfinite=st.booleans(),
+    key=st.sampled_from(["coords", "test_coords", "other"]),
+)
 def test_hnn_loader_wrong_dtypes_and_shapes(fuzz_stats, tmp_path, dtype, shape, nonfinite, key):
     arr = np.zeros(shape, dtype=dtype)
     if nonfinite and arr.dtype.kind == "f" and arr.size:
@@ -346,8 +385,9 @@ def test_hostile_pickles_run_nothing(fuzz_stats, tmp_path):
         for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
             raw = hostile_pickle(module, name, payload, protocol)
             for allow_numpy in (True, False):
-                err = attempt(fuzz_stats, lambda raw=raw, a=allow_numpy: restricted_loads(raw, "evil.pkl", a),
-                              "evil.pkl")
+                err = attempt(
+                    fuzz_stats, lambda raw=raw, a=allow_numpy: restricted_loads(raw, "evil.pkl", a), "evil.pkl"
+                )
                 assert isinstance(err, InputError), (module, name, protocol)
             path = tmp_path / "evil.pkl"
             path.write_bytes(raw)
@@ -360,6 +400,7 @@ def test_hostile_pickles_run_nothing(fuzz_stats, tmp_path):
 
 # ======================================================================================== custom .npz
 
+
 @fuzz_settings(150)
 @given(data=st.data(), which=st.sampled_from(["npz", "npz_compressed"]))
 def test_custom_npz_mutated(fuzz_stats, seeds, tmp_path, data, which):
@@ -371,9 +412,12 @@ def test_custom_npz_mutated(fuzz_stats, seeds, tmp_path, data, which):
 
 
 @fuzz_settings(120)
-@given(descr=st.sampled_from(["<f8", "<f4", "|u1", "<i8", "|b1", "<c16", "|O", "<U4", "|V8", "<M8[s]"]),
-       shape=st.lists(st.one_of(st.integers(0, 12), st.integers(10**6, 10**13)), max_size=3).map(tuple),
-       n_data=st.integers(0, 256), fortran=st.booleans())
+@given(
+    descr=st.sampled_from(["<f8", "<f4", "|u1", "<i8", "|b1", "<c16", "|O", "<U4", "|V8", "<M8[s]"]),
+    shape=st.lists(st.one_of(st.integers(0, 12), st.integers(10**6, 10**13)), max_size=3).map(tuple),
+    n_data=st.integers(0, 256),
+    fortran=st.booleans(),
+)
 def test_custom_npz_forged_headers(fuzz_stats, tmp_path, descr, shape, n_data, fortran):
     """Any declared shape and dtype, with any amount of data behind it: refused unless it is consistent."""
     path = tmp_path / "f.npz"
@@ -387,8 +431,11 @@ def test_custom_npz_forged_headers(fuzz_stats, tmp_path, descr, shape, n_data, f
 
 
 @fuzz_settings(60)
-@given(dtype=st.sampled_from(ODD_DTYPES), shape=st.lists(st.integers(0, 6), max_size=4).map(tuple),
-       y_dtype=st.sampled_from([None, "f8", "O", "c8", "U2", "bool"]))
+@given(
+    dtype=st.sampled_from(ODD_DTYPES),
+    shape=st.lists(st.integers(0, 6), max_size=4).map(tuple),
+    y_dtype=st.sampled_from([None, "f8", "O", "c8", "U2", "bool"]),
+)
 def test_custom_npz_wrong_dtypes(fuzz_stats, tmp_path, dtype, shape, y_dtype):
     arrays = {"x": np.zeros(shape, dtype=dtype)}
     if y_dtype is not None:
@@ -403,6 +450,7 @@ def test_custom_npz_wrong_dtypes(fuzz_stats, tmp_path, dtype, shape, y_dtype):
 
 # ========================================================================================= custom .h5
 
+
 @fuzz_settings(100)
 @given(data=st.data())
 def test_custom_h5_mutated(fuzz_stats, seeds, tmp_path, data):
@@ -414,13 +462,18 @@ def test_custom_h5_mutated(fuzz_stats, seeds, tmp_path, data):
 
 
 @fuzz_settings(60)
-@given(dtype=st.sampled_from(["f8", "f4", "i2", "u1", "bool", "c16", "S3", "vlen", "compound", "enum"]),
-       shape=st.lists(st.integers(0, 6), max_size=4).map(tuple),
-       chunked_huge=st.booleans())
+@given(
+    dtype=st.sampled_from(["f8", "f4", "i2", "u1", "bool", "c16", "S3", "vlen", "compound", "enum"]),
+    shape=st.lists(st.integers(0, 6), max_size=4).map(tuple),
+    chunked_huge=st.booleans(),
+)
 def test_custom_h5_wrong_dtypes_and_shapes(fuzz_stats, tmp_path, dtype, shape, chunked_huge):
     path = tmp_path / "w.h5"
-    special = {"vlen": h5py.vlen_dtype("f8"), "compound": np.dtype([("a", "f8")]),
-               "enum": h5py.enum_dtype({"a": 0, "b": 1}, basetype="i1")}
+    special = {
+        "vlen": h5py.vlen_dtype("f8"),
+        "compound": np.dtype([("a", "f8")]),
+        "enum": h5py.enum_dtype({"a": 0, "b": 1}, basetype="i1"),
+    }
     with h5py.File(path, "w") as f:
         if chunked_huge:  # declared, never written: a few hundred bytes on disk
             f.create_dataset("x", shape=(10**12, 3), dtype=special.get(dtype, dtype), chunks=(64, 3))
@@ -434,6 +487,7 @@ def test_custom_h5_wrong_dtypes_and_shapes(fuzz_stats, tmp_path, dtype, shape, c
 
 # ============================================================================ digits (IDX) and images
 
+
 @fuzz_settings(150)
 @given(data=st.data(), which=st.sampled_from(["idx", "idx_gz"]))
 def test_idx_images_mutated(fuzz_stats, seeds, tmp_path, data, which):
@@ -445,9 +499,12 @@ def test_idx_images_mutated(fuzz_stats, seeds, tmp_path, data, which):
 
 
 @fuzz_settings(100)
-@given(code=st.integers(0, 255), ndim=st.integers(0, 5),
-       dims=st.lists(st.one_of(st.integers(0, 8), st.integers(2**20, 2**32 - 1)), min_size=5, max_size=5),
-       n_data=st.integers(0, 300))
+@given(
+    code=st.integers(0, 255),
+    ndim=st.integers(0, 5),
+    dims=st.lists(st.one_of(st.integers(0, 8), st.integers(2**20, 2**32 - 1)), min_size=5, max_size=5),
+    n_data=st.integers(0, 300),
+)
 def test_idx_forged_headers(fuzz_stats, tmp_path, code, ndim, dims, n_data):
     """Any type code, rank and declared size, with any amount of data behind it."""
     path = tmp_path / "forged-images-idx3-ubyte"
@@ -469,8 +526,11 @@ def test_images_npz_mutated(fuzz_stats, seeds, tmp_path, data):
 
 
 @fuzz_settings(60)
-@given(dtype=st.sampled_from(ODD_DTYPES), shape=st.lists(st.integers(0, 6), max_size=5).map(tuple),
-       y_dtype=st.sampled_from([None, "i8", "f8", "O", "U2", "bool"]))
+@given(
+    dtype=st.sampled_from(ODD_DTYPES),
+    shape=st.lists(st.integers(0, 6), max_size=5).map(tuple),
+    y_dtype=st.sampled_from([None, "i8", "f8", "O", "U2", "bool"]),
+)
 def test_images_npz_wrong_dtypes_and_shapes(fuzz_stats, tmp_path, dtype, shape, y_dtype):
     arrays = {"x": np.zeros(shape, dtype=dtype)}
     if y_dtype is not None:
@@ -485,6 +545,7 @@ def test_images_npz_wrong_dtypes_and_shapes(fuzz_stats, tmp_path, dtype, shape, 
 
 # ========================================================================================= top quark
 
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # a timeout in a callback
 @fuzz_settings(150)
 @given(data=st.data())
@@ -498,12 +559,16 @@ def test_topquark_mutated(fuzz_stats, seeds, tmp_path, data):
 
 
 @fuzz_settings(60)
-@given(attr=st.one_of(
-    st.binary(max_size=80),
-    st.tuples(st.sampled_from(DANGEROUS_GLOBALS), st.integers(0, 5)).map(
-        lambda t: hostile_pickle(t[0][0], t[0][1], "touch PWNED", t[1])),
-    st.lists(st.text(max_size=6), max_size=6).map(lambda names: pickle.dumps(names, protocol=0))),
-    field=st.sampled_from(["values_block_0_kind", "values_block_1_kind"]))
+@given(
+    attr=st.one_of(
+        st.binary(max_size=80),
+        st.tuples(st.sampled_from(DANGEROUS_GLOBALS), st.integers(0, 5)).map(
+            lambda t: hostile_pickle(t[0][0], t[0][1], "touch PWNED", t[1])
+        ),
+        st.lists(st.text(max_size=6), max_size=6).map(lambda names: pickle.dumps(names, protocol=0)),
+    ),
+    field=st.sampled_from(["values_block_0_kind", "values_block_1_kind"]),
+)
 def test_topquark_column_attribute_corrupted(fuzz_stats, seeds, tmp_path, attr, field):
     """The pickled column names are the one place pandas files hold pickles: any content is refused or
     parsed as plain names, never run."""
@@ -528,7 +593,7 @@ def test_topquark_corrupt_btree_is_input_error(seeds, tmp_path):
     path = _topquark_file(seeds, tmp_path)
     data = bytearray(path.read_bytes())
     i = data.find(b"TREE")
-    data[i:i + 4] = b"XXXX"
+    data[i : i + 4] = b"XXXX"
     path.write_bytes(bytes(data))
     with pytest.raises(InputError, match="train.h5"):
         _topquark(tmp_path)
@@ -538,20 +603,24 @@ def test_topquark_inflated_row_count_is_refused_quickly(seeds, tmp_path):
     path = _topquark_file(seeds, tmp_path)
     with h5py.File(path, "a") as f:
         f["table/table"].resize((10**10,))
-    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (8 * 1024**3, 8 * 1024**3)); "
-            "from liegan.config import DataConfig; from liegan.datasets import load_dataset; "
-            "from liegan.io import InputError\n"
-            "try:\n    load_dataset(DataConfig(dataset='topquark', data_dir=sys.argv[1]))\n"
-            "except InputError as e:\n    print('InputError', e)")
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (8 * 1024**3, 8 * 1024**3)); "
+        "from liegan.config import DataConfig; from liegan.datasets import load_dataset; "
+        "from liegan.io import InputError\n"
+        "try:\n    load_dataset(DataConfig(dataset='topquark', data_dir=sys.argv[1]))\n"
+        "except InputError as e:\n    print('InputError', e)"
+    )
     try:
-        proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
-                              timeout=60)  # imports take a few seconds; reading 10^10 rows, hours
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60
+        )  # imports take a few seconds; reading 10^10 rows, hours
     except subprocess.TimeoutExpired:
         pytest.fail("the topquark reader was still reading 10^10 declared rows after 60 s")
     assert proc.stdout.startswith("InputError") and "train.h5" in proc.stdout, proc.stderr[-500:]
 
 
 # ====================================================================================== algebra files
+
 
 @fuzz_settings(80)
 @given(data=st.data(), which=st.sampled_from(["algebra_npz", "algebra_json", "algebra_pt"]))
@@ -565,16 +634,30 @@ def test_algebra_files_mutated(fuzz_stats, seeds, tmp_path, data, which):
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**30, 10**30) | st.floats() | st.text(max_size=5),
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats() | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
 @fuzz_settings(120)
-@given(field=st.sampled_from(["generators", "mask", "dataset", "feature_names", "n_dim", "n_channels",
-                              "coefficients", "config", "metrics", "liegan_version"]),
-       value=st.one_of(JSON_VALUES, st.lists(st.lists(st.lists(st.floats(), max_size=3), max_size=3),
-                                             max_size=2)))
+@given(
+    field=st.sampled_from(
+        [
+            "generators",
+            "mask",
+            "dataset",
+            "feature_names",
+            "n_dim",
+            "n_channels",
+            "coefficients",
+            "config",
+            "metrics",
+            "liegan_version",
+        ]
+    ),
+    value=st.one_of(JSON_VALUES, st.lists(st.lists(st.lists(st.floats(), max_size=3), max_size=3), max_size=2)),
+)
 def test_algebra_json_field_values(fuzz_stats, seeds, tmp_path, field, value):
     meta = json.loads(seeds["algebra_json"])
     meta[field] = value
@@ -587,13 +670,24 @@ def test_algebra_json_field_values(fuzz_stats, seeds, tmp_path, field, value):
 
 
 @fuzz_settings(40)
-@given(gen=st.sampled_from(["f64", "bf16", "c64", "bool", "i8", "str", "list", "none", "ragged"]),
-       mask=st.sampled_from(["none", "ok", "str", "wrong_shape", "c64"]),
-       meta=st.sampled_from([{}, {"feature_names": 3}, {"n_dim": "x"}, {"dataset": ["a"]}, None]))
+@given(
+    gen=st.sampled_from(["f64", "bf16", "c64", "bool", "i8", "str", "list", "none", "ragged"]),
+    mask=st.sampled_from(["none", "ok", "str", "wrong_shape", "c64"]),
+    meta=st.sampled_from([{}, {"feature_names": 3}, {"n_dim": "x"}, {"dataset": ["a"]}, None]),
+)
 def test_algebra_pt_contents(fuzz_stats, tmp_path, gen, mask, meta):
     G = torch.zeros(1, 3, 3, dtype=torch.float64)
-    gens = {"f64": G, "bf16": G.bfloat16(), "c64": G.to(torch.complex64), "bool": G.bool(), "i8": G.long(),
-            "str": "generators", "list": G.tolist(), "none": None, "ragged": [[[1.0, 2.0], [3.0]]]}
+    gens = {
+        "f64": G,
+        "bf16": G.bfloat16(),
+        "c64": G.to(torch.complex64),
+        "bool": G.bool(),
+        "i8": G.long(),
+        "str": "generators",
+        "list": G.tolist(),
+        "none": None,
+        "ragged": [[[1.0, 2.0], [3.0]]],
+    }
     masks = {"ok": torch.ones(1, 3, 3), "str": "mask", "wrong_shape": torch.ones(2), "c64": G.cfloat()}
     obj = {"generators": gens[gen], "metadata": meta}
     if mask != "none":
@@ -607,9 +701,15 @@ def test_algebra_pt_contents(fuzz_stats, tmp_path, gen, mask, meta):
 
 # ======================================================================== truncation at every length class
 
-TRUNCATED = {"hnn4": ("h.pkl", _twobody), "npz": ("d.npz", _custom), "npz_compressed": ("c.npz", _custom),
-             "h5": ("d.h5", _custom), "algebra_npz": ("a.npz", load_algebra),
-             "algebra_json": ("a.json", load_algebra), "algebra_pt": ("a.pt", load_algebra)}
+TRUNCATED = {
+    "hnn4": ("h.pkl", _twobody),
+    "npz": ("d.npz", _custom),
+    "npz_compressed": ("c.npz", _custom),
+    "h5": ("d.h5", _custom),
+    "algebra_npz": ("a.npz", load_algebra),
+    "algebra_json": ("a.json", load_algebra),
+    "algebra_pt": ("a.pt", load_algebra),
+}
 
 
 @pytest.mark.parametrize("which", sorted(TRUNCATED) + ["topquark"])
@@ -628,6 +728,7 @@ def test_every_truncation_class_is_refused(fuzz_stats, seeds, tmp_path, which):
 
 
 # ================================================================== regressions for the loader fixes
+
 
 def _npz_member(path: Path, name: str, payload: bytes, method: int = zipfile.ZIP_STORED) -> Path:
     with zipfile.ZipFile(path, "w", method) as z:
@@ -651,10 +752,14 @@ def test_algebra_npz_damage_is_input_error(tmp_path, seeds):
     with pytest.raises(InputError, match=r"bare\.npz: not a readable \.npz"):
         load_algebra(bare)
     good = seeds["algebra_npz"]
-    for name, edit, match in [("method", lambda b, i, c: (b.__setitem__(i + 8, 99), b.__setitem__(c + 10, 99)),
-                               "compression method"),
-                              ("encrypted", lambda b, i, c: (b.__setitem__(i + 6, b[i + 6] | 1),
-                                                             b.__setitem__(c + 8, b[c + 8] | 1)), "encrypted")]:
+    for name, edit, match in [
+        ("method", lambda b, i, c: (b.__setitem__(i + 8, 99), b.__setitem__(c + 10, 99)), "compression method"),
+        (
+            "encrypted",
+            lambda b, i, c: (b.__setitem__(i + 6, b[i + 6] | 1), b.__setitem__(c + 8, b[c + 8] | 1)),
+            "encrypted",
+        ),
+    ]:
         data = bytearray(good)
         edit(data, data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02"))
         path = tmp_path / f"{name}.npz"
@@ -670,14 +775,17 @@ def test_algebra_npz_damage_is_input_error(tmp_path, seeds):
         load_algebra(tmp_path / "z.npz")
 
 
-@pytest.mark.parametrize("field, value, match", [
-    ("generators", [[[1.0, 2.0], [3.0]]], "rectangular"),
-    ("mask", "zz", "'mask' must be a numeric array"),
-    ("mask", [1, 2, 3], "'mask' has shape"),
-    ("feature_names", 5, "'feature_names' must be a list"),
-    ("feature_names", [1, 2, 3], "feature_names must be strings"),
-    ("coefficients", [], "'coefficients' must be a dict"),
-])
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("generators", [[[1.0, 2.0], [3.0]]], "rectangular"),
+        ("mask", "zz", "'mask' must be a numeric array"),
+        ("mask", [1, 2, 3], "'mask' has shape"),
+        ("feature_names", 5, "'feature_names' must be a list"),
+        ("feature_names", [1, 2, 3], "feature_names must be strings"),
+        ("coefficients", [], "'coefficients' must be a dict"),
+    ],
+)
 def test_algebra_json_bad_fields(seeds, tmp_path, field, value, match):
     meta = json.loads(seeds["algebra_json"])
     meta[field] = value
@@ -712,10 +820,14 @@ def test_h5_links_external_storage_and_huge_shapes_refused(tmp_path):
     secret.write_bytes(np.arange(12.0).tobytes())
     cases = {
         "extlink": (lambda f: f.__setitem__("x", h5py.ExternalLink(str(other), "/x")), "ExternalLink"),
-        "softlink": (lambda f: (f.create_dataset("real", data=np.ones((4, 3))),
-                                f.__setitem__("x", h5py.SoftLink("/real"))), "SoftLink"),
-        "external": (lambda f: f.create_dataset("x", shape=(4, 3), dtype="f8",
-                                                external=[(str(secret), 0, 96)]), "other files"),
+        "softlink": (
+            lambda f: (f.create_dataset("real", data=np.ones((4, 3))), f.__setitem__("x", h5py.SoftLink("/real"))),
+            "SoftLink",
+        ),
+        "external": (
+            lambda f: f.create_dataset("x", shape=(4, 3), dtype="f8", external=[(str(secret), 0, 96)]),
+            "other files",
+        ),
         "huge": (lambda f: f.create_dataset("x", shape=(10**12, 3), dtype="f8", chunks=(64, 3)), "cap"),
         "null": (lambda f: f.create_dataset("x", shape=None, dtype="f8"), "null"),
     }
@@ -765,7 +877,7 @@ def test_pickle_cap_counts_all_arrays_together():
 
 # ==================================================== huge declared shapes, default caps, limited memory
 
-HUGE_WORKER = r'''
+HUGE_WORKER = r"""
 import json, os, pickle, resource, sys, zipfile
 from pathlib import Path
 import h5py, numpy as np
@@ -828,15 +940,20 @@ for name, fn in cases.items():
         out = f"{type(e).__name__}: {e}"
     print(json.dumps({"case": name, "outcome": out}), flush=True)
 print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
-'''
+"""
 
 
 def test_huge_declared_shapes_refused_under_memory_limit(fuzz_stats, tmp_path):
     """Default caps, in a subprocess whose address space is limited to its imports plus 1 GiB: every
     huge declaration is refused with InputError before any allocation (a MemoryError would show here), and
     resident memory stays within 1 GiB of the process's own baseline after its imports."""
-    proc = subprocess.run([sys.executable, "-c", HUGE_WORKER, str(tmp_path)], capture_output=True, text=True,
-                          timeout=120, env={k: v for k, v in os.environ.items() if not k.startswith("LIEGAN_MAX")})
+    proc = subprocess.run(
+        [sys.executable, "-c", HUGE_WORKER, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LIEGAN_MAX")},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     outcomes = {r["case"]: r["outcome"] for r in lines if "case" in r}

@@ -20,8 +20,13 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUD
 
 
 def cuda_cfg(tmp_path, name, **overrides):
-    base = {"data.n_samples": 4000, "train.epochs": 2, "train.device": "cuda", "run.logdir": str(tmp_path),
-            "run.name": name}
+    base = {
+        "data.n_samples": 4000,
+        "train.epochs": 2,
+        "train.device": "cuda",
+        "run.logdir": str(tmp_path),
+        "run.name": name,
+    }
     return resolve_config("twobody", overrides={**base, **overrides})
 
 
@@ -51,9 +56,27 @@ def test_checkpoint_moves_between_devices(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
 def test_torchrun_two_gpus_nccl(tmp_path):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "liegan",
-           "train", "--n-samples", "4000", "--epochs", "2", "--device", "cuda", "--logdir", str(tmp_path),
-           "--name", "nccl", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "liegan",
+        "train",
+        "--n-samples",
+        "4000",
+        "--epochs",
+        "2",
+        "--device",
+        "cuda",
+        "--logdir",
+        str(tmp_path),
+        "--name",
+        "nccl",
+        "--quiet",
+    ]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -105,8 +105,24 @@ def test_nproc_workers_get_the_launchers_resolved_config(tmp_path):
     from liegan.config import to_toml
     from liegan.trainers.cli import compose
 
-    argv = ["train", "--dataset", "twobody", "--preset", "paper", "--n-samples", "4000", "--epochs", "2",
-            "--set", "train.eta_ch=0.5", "--name", "r-x", "--quiet", "--nproc", "2"]
+    argv = [
+        "train",
+        "--dataset",
+        "twobody",
+        "--preset",
+        "paper",
+        "--n-samples",
+        "4000",
+        "--epochs",
+        "2",
+        "--set",
+        "train.eta_ch=0.5",
+        "--name",
+        "r-x",
+        "--quiet",
+        "--nproc",
+        "2",
+    ]
     cfg = compose(build_parser().parse_args(argv))
     (tmp_path / "resolved.toml").write_text(to_toml(cfg.to_dict()))
     again = compose(build_parser().parse_args(["train", "--resolved", str(tmp_path / "resolved.toml")]))
@@ -119,9 +135,29 @@ def test_nproc_workers_get_the_launchers_resolved_config(tmp_path):
 
 def test_torchrun_two_cpu_processes_train_one_liegan(tmp_path):
     logdir = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "liegan", "train", "--dataset", "twobody", "--n-samples", "4000", "--epochs", "2",
-           "--device", "cpu", "--logdir", str(logdir), "--name", "ddp", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "liegan",
+        "train",
+        "--dataset",
+        "twobody",
+        "--n-samples",
+        "4000",
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "--logdir",
+        str(logdir),
+        "--name",
+        "ddp",
+        "--quiet",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=_env(), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("run folder:") == 1, "only rank 0 reports"
@@ -145,8 +181,9 @@ def test_torchrun_two_cpu_processes_train_one_liegan(tmp_path):
     # the checkpoint holds both ranks' RNG states, so a two-process run resumes exactly
     state = load_checkpoint(run / "checkpoints" / "last.pt")
     assert state["world_size"] == 2 and len(state["rng_ranks"]) == 2 and state["epoch"] == 2
-    assert not torch.equal(state["rng_ranks"][0]["torch"], state["rng_ranks"][1]["torch"]), \
+    assert not torch.equal(state["rng_ranks"][0]["torch"], state["rng_ranks"][1]["torch"]), (
         "the ranks draw different coefficients"
+    )
     np.testing.assert_array_equal(state["generator"]["L"].double().numpy() * algebra.mask, algebra.generators)
 
 
@@ -201,8 +238,25 @@ def test_identity_regulariser_under_ddp_has_the_single_process_gradient(tmp_path
 
 @pytest.mark.slow
 def test_liegan_train_nproc_wraps_torchrun(tmp_path):
-    cmd = [sys.executable, "-m", "liegan", "train", "--nproc", "2", "--n-samples", "2000", "--epochs", "1",
-           "--device", "cpu", "--logdir", str(tmp_path), "--name", "np", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "liegan",
+        "train",
+        "--nproc",
+        "2",
+        "--n-samples",
+        "2000",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--logdir",
+        str(tmp_path),
+        "--name",
+        "np",
+        "--quiet",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=_env(), cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert load_algebra(tmp_path / "np").metrics["world_size"] == 2.0
@@ -212,10 +266,36 @@ def test_liegan_train_nproc_wraps_torchrun(tmp_path):
 def test_ctrl_c_under_nproc_checkpoints_exits_130_and_resumes(tmp_path):
     """The terminal's Ctrl-C reaches the whole process group (liegan, torchrun, the workers), and torchrun
     forwards it to the workers again: the repeat is the same request, the checkpoint is written."""
-    cmd = [sys.executable, "-m", "liegan", "train", "--nproc", "2", "--n-samples", "8000", "--batch-size", "32",
-           "--epochs", "6", "--checkpoint-every", "1", "--device", "cpu", "--logdir", str(tmp_path), "--quiet"]
-    proc = subprocess.Popen([*cmd, "--name", "r"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(), cwd=ROOT, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "liegan",
+        "train",
+        "--nproc",
+        "2",
+        "--n-samples",
+        "8000",
+        "--batch-size",
+        "32",
+        "--epochs",
+        "6",
+        "--checkpoint-every",
+        "1",
+        "--device",
+        "cpu",
+        "--logdir",
+        str(tmp_path),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        [*cmd, "--name", "r"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+        start_new_session=True,
+    )
     last = tmp_path / "r" / "checkpoints" / "last.pt"
     deadline = time.monotonic() + 180
     while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -228,9 +308,14 @@ def test_ctrl_c_under_nproc_checkpoints_exits_130_and_resumes(tmp_path):
     state = load_checkpoint(last)
     assert state["world_size"] == 2 and 1 <= state["epoch"] < 6
 
-    resumed = subprocess.run([sys.executable, "-m", "liegan", "train", "--nproc", "2", "--resume",
-                              str(tmp_path / "r"), "--quiet"], capture_output=True, text=True, timeout=240,
-                             env=_env(), cwd=ROOT)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "liegan", "train", "--nproc", "2", "--resume", str(tmp_path / "r"), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=_env(),
+        cwd=ROOT,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert load_checkpoint(last)["epoch"] == 6
     assert load_algebra(tmp_path / "r").metrics["replica_max_abs_diff"] == 0.0

@@ -20,8 +20,13 @@ HEALTHY = [0.0, 8.0, 0.5, 0.5, 0.0]  # [non-finite, norm, real prob, fake prob, 
 
 
 def small_cfg(tmp_path, **overrides):
-    base = {"data.n_samples": 2000, "train.epochs": 3, "run.logdir": str(tmp_path), "run.name": "run",
-            "train.checkpoint_every": 1}
+    base = {
+        "data.n_samples": 2000,
+        "train.epochs": 3,
+        "run.logdir": str(tmp_path),
+        "run.name": "run",
+        "train.checkpoint_every": 1,
+    }
     return resolve_config("twobody", overrides={**base, **overrides})
 
 
@@ -58,8 +63,11 @@ def test_monitor_rules_and_healthy_control():
 
 
 def test_health_vector():
-    stats = {"loss/generator": torch.tensor(1.0), "disc/real_prob": torch.tensor(0.7),
-             "disc/fake_prob": torch.tensor(0.2)}
+    stats = {
+        "loss/generator": torch.tensor(1.0),
+        "disc/real_prob": torch.tensor(0.7),
+        "disc/fake_prob": torch.tensor(0.2),
+    }
     L = torch.zeros(2, 3, 3)
     L[1, 0, 1] = 3.0
     L[1, 1, 0] = -4.0
@@ -86,8 +94,11 @@ def test_exploding_generator_stops_with_a_clear_message(tmp_path):
             with torch.no_grad():
                 trainer.G.L.copy_(_huge_rotation(2000.0).expand_as(trainer.G.L))
 
-    with pytest.raises(TrainingError, match=r"exploding generator at epoch 1, step 20: .*norm 2000 > "
-                                            r"max_generator_norm 1000.*last good checkpoint.*lower learning rate"):
+    with pytest.raises(
+        TrainingError,
+        match=r"exploding generator at epoch 1, step 20: .*norm 2000 > "
+        r"max_generator_norm 1000.*last good checkpoint.*lower learning rate",
+    ):
         train(small_cfg(tmp_path, **{"train.fault_retries": 0}), progress=False, on_step=explode)
     run = tmp_path / "run"
     assert_consistent(run)
@@ -124,8 +135,11 @@ def test_recoveries_are_bounded(tmp_path, capsys):
             with torch.no_grad():
                 trainer.G.L.copy_(_huge_rotation(5000.0).expand_as(trainer.G.L))
 
-    with pytest.raises(TrainingError, match=r"exploding generator at epoch 0.*after 1 recoveries.*"
-                                            r"no checkpoint had been written yet, so .*run is not kept"):
+    with pytest.raises(
+        TrainingError,
+        match=r"exploding generator at epoch 0.*after 1 recoveries.*"
+        r"no checkpoint had been written yet, so .*run is not kept",
+    ):
         train(small_cfg(tmp_path, **{"train.fault_retries": 1}), progress=False, on_step=always_explode)
     assert capsys.readouterr().err.count("recovery") == 1
     assert not (tmp_path / "run").exists(), "nothing to resume: the folder goes, and the same command can run again"
@@ -140,12 +154,26 @@ def test_collapsed_discriminator_is_detected(tmp_path):
         with torch.no_grad():
             trainer.G.L.copy_(2.0 * torch.eye(8).expand_as(trainer.G.L))
 
-    cfg = small_cfg(tmp_path, **{"generator.coefficients": "integer", "generator.int_low": 1,
-                                 "generator.int_high": 1, "train.lr_g": 0.0, "train.lr_d": 1e-2,
-                                 "train.epochs": 10, "train.checkpoint_every": 100, "train.collapse_steps": 20,
-                                 "train.collapse_prob": 0.01, "train.fault_retries": 0})
-    with pytest.raises(TrainingError, match=r"collapsed discriminator at epoch \d+, step \d+: D has separated real "
-                                            r"from transformed samples for 20 steps.*lower discriminator learning"):
+    cfg = small_cfg(
+        tmp_path,
+        **{
+            "generator.coefficients": "integer",
+            "generator.int_low": 1,
+            "generator.int_high": 1,
+            "train.lr_g": 0.0,
+            "train.lr_d": 1e-2,
+            "train.epochs": 10,
+            "train.checkpoint_every": 100,
+            "train.collapse_steps": 20,
+            "train.collapse_prob": 0.01,
+            "train.fault_retries": 0,
+        },
+    )
+    with pytest.raises(
+        TrainingError,
+        match=r"collapsed discriminator at epoch \d+, step \d+: D has separated real "
+        r"from transformed samples for 20 steps.*lower discriminator learning",
+    ):
         train(cfg, progress=False, on_step=pin)
     assert not (tmp_path / "run").exists(), "stopped before its first checkpoint: nothing kept"
 

@@ -32,9 +32,15 @@ def test_rotated_digits_give_the_rotation(tmp_path):
 
 @pytest.mark.slow
 def test_three_bodies_give_so2_on_every_2_vector(tmp_path):
-    result = train(cfg_for("threebody", tmp_path, "tb", **{"data.n_samples": 4000, "train.epochs": 4,
-                                                           "data.data_dir": str(tmp_path / "data")}),
-                   progress=False)
+    result = train(
+        cfg_for(
+            "threebody",
+            tmp_path,
+            "tb",
+            **{"data.n_samples": 4000, "train.epochs": 4, "data.data_dir": str(tmp_path / "data")},
+        ),
+        progress=False,
+    )
     assert result.metrics["so2_span_similarity"] >= 0.99, result.metrics
 
 

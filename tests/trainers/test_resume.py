@@ -20,15 +20,32 @@ from liegan.trainers.loop import StopFlag
 
 
 def small_cfg(tmp_path, name, **overrides):
-    base = {"data.n_samples": 2000, "train.epochs": 3, "run.logdir": str(tmp_path), "run.name": name,
-            "train.checkpoint_every": 1}
+    base = {
+        "data.n_samples": 2000,
+        "train.epochs": 3,
+        "run.logdir": str(tmp_path),
+        "run.name": name,
+        "train.checkpoint_every": 1,
+    }
     return resolve_config("twobody", overrides={**base, **overrides})
 
 
 def a_state(epoch=1):
-    return {"generator": {"L": torch.arange(64.0).reshape(1, 8, 8)}, "discriminator": {}, "opt_g": {}, "opt_d": {},
-            "epoch": epoch, "step_in_epoch": 0, "global_step": 10 * epoch, "perm": None, "recoveries": 0, "rng": {},
-            "config": {"x": [1, 2]}, "sums": {}, "data_digest": "0"}
+    return {
+        "generator": {"L": torch.arange(64.0).reshape(1, 8, 8)},
+        "discriminator": {},
+        "opt_g": {},
+        "opt_d": {},
+        "epoch": epoch,
+        "step_in_epoch": 0,
+        "global_step": 10 * epoch,
+        "perm": None,
+        "recoveries": 0,
+        "rng": {},
+        "config": {"x": [1, 2]},
+        "sums": {},
+        "data_digest": "0",
+    }
 
 
 # ---------------------------------------------------------------------------------------- checkpoint files
@@ -154,12 +171,31 @@ def test_sigterm_mid_epoch_then_resume_is_bitwise_exact(tmp_path):
 
 @pytest.mark.slow
 def test_sigint_subprocess_leaves_a_checkpoint_and_resume_finishes(tmp_path):
-    base = [sys.executable, "-m", "liegan", "train", "--dataset", "twobody", "--n-samples", "8000",
-            "--batch-size", "32", "--epochs", "4", "--checkpoint-every", "1", "--device", "cpu",
-            "--logdir", str(tmp_path), "--quiet"]
+    base = [
+        sys.executable,
+        "-m",
+        "liegan",
+        "train",
+        "--dataset",
+        "twobody",
+        "--n-samples",
+        "8000",
+        "--batch-size",
+        "32",
+        "--epochs",
+        "4",
+        "--checkpoint-every",
+        "1",
+        "--device",
+        "cpu",
+        "--logdir",
+        str(tmp_path),
+        "--quiet",
+    ]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
-    proc = subprocess.Popen([*base, "--name", "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+    proc = subprocess.Popen(
+        [*base, "--name", "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     last = tmp_path / "run" / "checkpoints" / "last.pt"
     deadline = time.monotonic() + 120
     while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -174,14 +210,28 @@ def test_sigint_subprocess_leaves_a_checkpoint_and_resume_finishes(tmp_path):
     state = load_checkpoint(last)
     assert state["epoch"] in (1, 2, 3), "the interrupt checkpoint is one the run had not finished"
 
-    resumed = subprocess.run([*base[:3], "train", "--resume", str(tmp_path / "run"), "--quiet"],
-                             capture_output=True, text=True, timeout=120, env=env)
+    resumed = subprocess.run(
+        [*base[:3], "train", "--resume", str(tmp_path / "run"), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert load_checkpoint(last)["epoch"] == 4
 
     # and it is the run that was never interrupted (trained here, in process, from the same options)
-    cfg = resolve_config("twobody", overrides={"data.n_samples": 8000, "train.batch_size": 32, "train.epochs": 4,
-                                               "train.device": "cpu", "run.logdir": str(tmp_path), "run.name": "full"})
+    cfg = resolve_config(
+        "twobody",
+        overrides={
+            "data.n_samples": 8000,
+            "train.batch_size": 32,
+            "train.epochs": 4,
+            "train.device": "cpu",
+            "run.logdir": str(tmp_path),
+            "run.name": "full",
+        },
+    )
     full = train(cfg, progress=False).algebra.generators
     np.testing.assert_array_equal(np.load(tmp_path / "run" / "algebra.npz")["generators"], full)
 

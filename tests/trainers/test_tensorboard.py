@@ -16,8 +16,9 @@ from liegan.trainers import resolve_config, train
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tb")
-    cfg = resolve_config("twobody", overrides={"data.n_samples": 1000, "train.epochs": 2, "run.logdir": str(tmp),
-                                                 "run.name": "run"})
+    cfg = resolve_config(
+        "twobody", overrides={"data.n_samples": 1000, "train.epochs": 2, "run.logdir": str(tmp), "run.name": "run"}
+    )
     return train(cfg, progress=False)
 
 
@@ -37,8 +38,15 @@ def test_every_tag_is_in_a_group_and_the_summary_leads(run_dir):
     tags["tensors"].remove("custom_scalars__config__")  # the layout, not shown as a card
     for kind in ("scalars", "images", "histograms", "tensors"):
         assert all("/" in t for t in tags[kind]), (kind, [t for t in tags[kind] if "/" not in t])
-    for tag in ("Summary/similarity_to_truth", "Summary/loss_generator", "Summary/loss_discriminator",
-                "reg/identity", "reg/channel_orthogonality", "scores/so2_span_similarity", "time/elapsed_s"):
+    for tag in (
+        "Summary/similarity_to_truth",
+        "Summary/loss_generator",
+        "Summary/loss_discriminator",
+        "reg/identity",
+        "reg/channel_orthogonality",
+        "scores/so2_span_similarity",
+        "time/elapsed_s",
+    ):
         assert tag in tags["scalars"], tag
     groups = sorted({t.split("/")[0] for t in tags["scalars"] + tags["images"] + tags["histograms"]})
     assert groups[0] == "Summary", groups  # TensorBoard sorts groups by name: the result comes first
@@ -54,7 +62,8 @@ def test_scalars_have_a_point_every_few_steps(run_dir, result):
     assert steps == sorted(set(steps))
     # the last point is the run's final score; losses are window means (finite, positive)
     assert acc.Scalars("Summary/similarity_to_truth")[-1].value == pytest.approx(
-        result.metrics["similarity_to_truth"], rel=1e-6)
+        result.metrics["similarity_to_truth"], rel=1e-6
+    )
     assert all(e.value > 0 for e in acc.Scalars("Summary/loss_discriminator"))
 
 
@@ -117,9 +126,21 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_tensorboard_server_serves_the_tags(run_dir):
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(run_dir.parent),
-                               "--host", "127.0.0.1", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            str(run_dir.parent),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline, tags = time.time() + 90, None
         while time.time() < deadline:
