@@ -85,9 +85,17 @@ def test_forward_transforms_vector_y_and_passes_labels():
         ("none", None),
     ],
 )
-def test_discriminator_shapes(y_kind, y):
+def test_discriminator_reads_x_and_y(y_kind, y):
+    """One logit per sample, and the logits depend on y (when there is one) as well as on x."""
+    torch.manual_seed(0)
     D = Discriminator((2, 3), y_kind, tuple(y.shape[1:]) if y is not None and y_kind != "class" else (), 2)
-    assert D(torch.randn(4, 2, 3), y).shape == (4,)
+    x = torch.randn(4, 2, 3)
+    out = D(x, y)
+    assert out.shape == (4,)
+    assert (D(x + 1.0, y) - out).abs().max() > 1e-4, "the logits ignore x"
+    if y is not None:
+        other = 1 - y if y_kind == "class" else y + 1.0
+        assert (D(x, other) - out).abs().max() > 1e-4, f"the logits ignore a {y_kind} y"
 
 
 def test_fixed_norm_rescales_each_channel_and_keeps_directions():
