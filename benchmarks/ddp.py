@@ -31,6 +31,7 @@ MARK = "DDP_BENCH "
 
 def worker(args) -> None:
     from liegan.trainers import resolve_config, train
+    from liegan.trainers.configure import set_options
 
     overrides = {
         "data.n_samples": args.n_samples,
@@ -41,7 +42,7 @@ def worker(args) -> None:
         "run.name": "bench",
         "train.checkpoint_every": 10**6,
     }
-    overrides.update(dict(item.split("=", 1) for item in args.set))
+    overrides.update(set_options(args.set)[0])
     cfg = resolve_config(args.dataset, overrides=overrides)  # no --batch-size: the preset's
     cfg.train.batch_size *= args.batch_scale
     times: list[float] = []

@@ -18,6 +18,7 @@ import numpy as np
 
 from liegan.affine import affine_parts, describe_affine
 from liegan.trainers import resolve_config, train
+from liegan.trainers.configure import set_options
 
 DIGIT_SIZE = 28  # pixels per side of the digits (built-in, and MNIST's own files)
 
@@ -52,7 +53,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     args = ap.parse_args()
-    overrides = dict(item.split("=", 1) for item in args.set)
+    overrides = set_options(args.set)[0]
     with tempfile.TemporaryDirectory() as logdir:
         for seed in args.seeds:
             r = run(args.dataset, args.preset, seed, overrides, logdir)

@@ -26,17 +26,9 @@ import sys
 import time
 from pathlib import Path
 
+from topquark import process_age  # benchmarks/ is this script's folder, first on sys.path
+
 PHASES = ("imports", "data", "set-up", "to answer", "rest", "total")
-
-
-def process_age() -> float:
-    """Seconds since this process started, from /proc (NaN where /proc is missing)."""
-    try:
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return float("nan")
 
 
 def worker(dataset: str, overrides: dict, check_every: int) -> dict:
@@ -96,6 +88,7 @@ def phase_row(m: dict) -> dict[str, float]:
 
 def main() -> int:
     from liegan.cli import Parser
+    from liegan.trainers.configure import set_options
 
     ap = Parser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", default=["twobody", "rotation7", "topquark"])
@@ -105,7 +98,7 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     ap.add_argument("--worker", help=argparse.SUPPRESS)  # one dataset's run, in the child process
     args = ap.parse_args()
-    overrides = dict(item.split("=", 1) for item in args.set) | {"train.seed": str(args.seed)}
+    overrides = set_options(args.set)[0] | {"train.seed": str(args.seed)}
     if args.worker:
         print(json.dumps(worker(args.worker, json.loads(os.environ["PHASES_OVERRIDES"]), args.check_every)))
         return 0

@@ -12,6 +12,7 @@ import time
 
 from liegan.datasets import load_dataset
 from liegan.trainers import resolve_config, train
+from liegan.trainers.configure import set_options
 
 
 def main() -> None:
@@ -20,7 +21,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     args = ap.parse_args()
-    overrides = dict(item.split("=", 1) for item in args.set)
+    overrides = set_options(args.set)[0]
     with tempfile.TemporaryDirectory() as logdir:
         for seed in args.seeds:
             cfg = resolve_config(

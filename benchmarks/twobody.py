@@ -20,6 +20,7 @@ from liegan.algebras import twobody_so2
 from liegan.cli import Parser
 from liegan.lie import frobenius_cosine
 from liegan.trainers import resolve_config, train
+from liegan.trainers.configure import set_options
 
 
 def time_to_discovery(preset: str, seed: int, overrides: dict, threshold: float, logdir: str) -> dict:
@@ -56,7 +57,7 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.99)
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     args = ap.parse_args()
-    overrides = dict(item.split("=", 1) for item in args.set)
+    overrides = set_options(args.set)[0]
     threads = resolve_config("twobody", args.preset, overrides=overrides).train.threads
     print(f"two-body, preset {args.preset!r} {overrides or ''}; torch threads {threads}")
     print(f"{'seed':>4} {'time to 0.99 (s)':>17} {'steps':>6} {'whole run (s)':>14} {'final sim':>10}")
