@@ -346,7 +346,11 @@ def test_early_ctrl_c_is_quiet_and_leaves_no_dead_end(sandbox, delay):
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode in (0, 130) and "Traceback" not in err, err
+    # A shell reports both 130 and death by SIGINT as status 130.  The latter was seen in CI, rarely, with
+    # torch 2.14.1 when the signal landed inside torch's import: our message printed, a clean shutdown, and then
+    # CPython ended the process by SIGINT (its convention for an interrupt it counts as unhandled).
+    assert proc.returncode in (0, 130, -signal.SIGINT) and "Traceback" not in err, err
+    assert proc.returncode == 0 or "interrupted" in err, err
     run = sandbox / "runs" / "new"
     if run.exists():  # stopped after its first step: a checkpoint to resume from
         assert (run / "checkpoints" / "last.pt").exists()
