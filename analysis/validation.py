@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from liegan.config import YKind
 from liegan.discrete import expm
 from liegan.verdict import describe_channel
 
@@ -129,7 +130,7 @@ def validate(
     n = L.shape[-1]
     idx = rng.permutation(len(x))[:max_samples]
     x = np.asarray(x, dtype=np.float64)[idx]
-    y = None if y is None or y_kind == "none" else np.asarray(y)[idx]
+    y = None if y is None or y_kind == YKind.NONE else np.asarray(y)[idx]
     half = len(x) // 2
     declared = truth.metric if truth is not None and truth.metric is not None else None
     xa, xb = x[:half], x[half : 2 * half]
@@ -138,7 +139,7 @@ def validate(
 
     def check(name: str, kind: str, g: np.ndarray, description: str) -> dict:
         gx = np.einsum("bij,bkj->bki", g, xb)
-        gy = np.einsum("bij,bkj->bki", g, yb) if y_kind == "vector" and yb is not None else yb
+        gy = np.einsum("bij,bkj->bki", g, yb) if y_kind == YKind.VECTOR and yb is not None else yb
         auc, se = two_sample_auc(_features(xa, ya), _features(gx, gy), seed)
         # a learned metric's invariants count only above its own error (10 x its residual)
         change = _invariant_change(metric, xb, gx, max(1e-6, 10 * metric_noise)) if metric is not None else None

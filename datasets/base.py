@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from liegan.config import DataConfig
+from liegan.config import DataConfig, YKind
 from liegan.io import InputError
 from liegan.safe_arrays import check_float32_range
 from liegan.symmetry import Symmetry
@@ -22,7 +22,7 @@ from liegan.symmetry import Symmetry
 if TYPE_CHECKING:  # torch is imported by the loaders that build tensors: `liegan datasets` lists without it
     import torch
 
-Y_KINDS = ("vector", "scalar", "class", "none")
+Y_KINDS = tuple(k.value for k in YKind)
 
 
 @dataclass
@@ -30,12 +30,15 @@ class DatasetInfo:
     name: str
     n_dim: int
     n_components: int
-    y_kind: str  # one of Y_KINDS
+    y_kind: str  # a YKind value
     feature_names: list[str]
     symmetry: Symmetry | None = None  # the known symmetry (generators, names, metric, discrete part), if any
     n_classes: int = 0
     source: str = ""  # the file read, or how the data were made
     action: str = "vector"  # how group elements act (liegan.actions): 'vector', or 'grid' for square images
+
+    def __post_init__(self):
+        self.y_kind = YKind(self.y_kind).value  # loaders may pass members; what is stored is the plain string
 
 
 @dataclass
@@ -116,7 +119,7 @@ def check_arrays(x, y, y_kind: str, src: str) -> tuple[torch.Tensor, torch.Tenso
     check_float32_range(x, "x", src)
     N, _, n = x.shape
     yt = None
-    if y_kind != "none":
+    if y_kind != YKind.NONE:
         if y is None:
             raise InputError(f"{src}: y kind is {y_kind!r} but the file has no 'y' array")
         y = np.asarray(y)
@@ -126,9 +129,9 @@ def check_arrays(x, y, y_kind: str, src: str) -> tuple[torch.Tensor, torch.Tenso
             raise InputError(f"{src}: 'y' has {y.shape[0] if y.ndim else 0} samples but 'x' has {N}")
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise InputError(f"{src}: 'y' contains NaN or inf")
-        if y_kind != "class":
+        if y_kind != YKind.CLASS:
             check_float32_range(y, "y", src)
-        if y_kind == "vector":
+        if y_kind == YKind.VECTOR:
             if y.ndim == 2:
                 y = y[:, None, :]
             if y.ndim != 3 or y.shape[2] != n:
@@ -136,7 +139,7 @@ def check_arrays(x, y, y_kind: str, src: str) -> tuple[torch.Tensor, torch.Tenso
                     f"{src}: vector 'y' must have shape (N, k, {n}) or (N, {n}) to transform with x, got {y.shape}"
                 )
             yt = torch.from_numpy(y.astype(np.float32))
-        elif y_kind == "scalar":
+        elif y_kind == YKind.SCALAR:
             if y.ndim == 1:
                 y = y[:, None]
             if y.ndim != 2:

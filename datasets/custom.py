@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from liegan.config import DataConfig
+from liegan.config import DataConfig, YKind
 from liegan.datasets.base import Y_KINDS, Dataset, DatasetInfo, DatasetSpec, check_arrays, register
 from liegan.io import InputError
 from liegan.safe_arrays import npz_names, read_h5_dataset, read_npz
@@ -73,9 +73,9 @@ def read_arrays(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
 def infer_y_kind(x: np.ndarray, y: np.ndarray | None, src: str) -> str:
     """The y kind when --y-kind is not given (see the module docstring)."""
     if y is None:
-        return "none"
+        return YKind.NONE
     if x.ndim in (2, 3) and y.ndim in (2, 3) and y.shape[-1] == x.shape[-1]:
-        return "vector"
+        return YKind.VECTOR
     raise InputError(
         f"{src}: cannot tell what 'y' of shape {y.shape} is for 'x' of shape {x.shape}; "
         "pass --y-kind vector|scalar|class|none"
@@ -98,7 +98,7 @@ def load(cfg: DataConfig) -> Dataset:
         x = x[: cfg.n_samples] if x.ndim else x
         y = y[: cfg.n_samples] if y is not None else None
     xt, yt = check_arrays(x, y, kind, src)
-    n_classes = int(yt.max()) + 1 if kind == "class" else 0
+    n_classes = int(yt.max()) + 1 if kind == YKind.CLASS else 0
     n = int(xt.shape[2])
     info = DatasetInfo(
         name="custom",

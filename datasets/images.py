@@ -16,13 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 from liegan.algebras import AFF2_FEATURES
-from liegan.config import DataConfig
+from liegan.config import DataConfig, YKind
 from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, check_arrays, register
 from liegan.datasets.custom import read_arrays
 from liegan.io import InputError
 from liegan.symmetry import Symmetry
 
-IMAGE_Y_KINDS = ("class", "scalar", "none")
+IMAGE_Y_KINDS = (YKind.CLASS.value, YKind.SCALAR.value, YKind.NONE.value)
 
 
 def image_y_kind(y: np.ndarray | None, requested: str | None, src: str) -> str:
@@ -34,9 +34,9 @@ def image_y_kind(y: np.ndarray | None, requested: str | None, src: str) -> str:
             )
         return requested
     if y is None:
-        return "none"
+        return YKind.NONE
     if y.ndim == 1 and y.dtype.kind in "iu":
-        return "class"
+        return YKind.CLASS
     raise InputError(
         f"{src}: cannot tell what 'y' of shape {y.shape} ({y.dtype}) is for images; pass --y-kind class|scalar|none"
     )
@@ -74,7 +74,7 @@ def image_dataset(
         y_kind=y_kind,
         feature_names=list(AFF2_FEATURES),
         symmetry=symmetry,
-        n_classes=int(yt.max()) + 1 if y_kind == "class" else 0,
+        n_classes=int(yt.max()) + 1 if y_kind == YKind.CLASS else 0,
         source=src,
         action="grid",
     )
@@ -101,7 +101,7 @@ def load(cfg: DataConfig) -> Dataset:
     if x.ndim == 0 or (y is not None and y.ndim == 0):
         raise InputError(f"{src}: 'x' and 'y' must be arrays with one entry per sample, not scalars")
     kind = image_y_kind(y, cfg.y_kind, src)
-    x, y = first_n(cfg, x, y if kind != "none" else None, src)
+    x, y = first_n(cfg, x, y if kind != YKind.NONE else None, src)
     return image_dataset(x, y, kind, src, name="images")
 
 

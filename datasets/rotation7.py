@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from liegan.algebras import so
-from liegan.config import DataConfig
+from liegan.config import DataConfig, YKind
 from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, register
 from liegan.symmetry import DiscretePart, Symmetry
 
@@ -47,7 +47,7 @@ def load_rotation7(cfg: DataConfig) -> Dataset:
         name="rotation7",
         n_dim=3,
         n_components=1,
-        y_kind="scalar",
+        y_kind=YKind.SCALAR,
         feature_names=["x1", "x2", "x3"],
         symmetry=SYMMETRY,
         source=f"simulated: x ~ N(0, I_3), N={n}, seed={cfg.seed}",

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from liegan.algebras import aff2
-from liegan.config import DataConfig
+from liegan.config import DataConfig, YKind
 from liegan.datasets.base import Dataset, DatasetSpec, register
 from liegan.datasets.custom import H5_SUFFIXES, NPZ_SUFFIXES, read_arrays
 from liegan.datasets.images import first_n, image_dataset, image_y_kind
@@ -202,7 +202,7 @@ def read_digits(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray | None, str, st
             if x.ndim == 0 or (y is not None and y.ndim == 0):
                 raise InputError(f"{path}: 'x' and 'y' must be arrays with one entry per sample, not scalars")
             kind = image_y_kind(y, cfg.y_kind, str(path))
-            return x, (y if kind != "none" else None), kind, str(path)
+            return x, (y if kind != YKind.NONE else None), kind, str(path)
         x, y = read_idx_digits(path)
     elif cfg.data_dir:
         path = find_idx_images(Path(cfg.data_dir).expanduser(), cfg.split)
@@ -214,8 +214,8 @@ def read_digits(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray | None, str, st
                 "pass --data-dir with MNIST's t10k files"
             )
         x, y, src = read_builtin()
-        return x, y, "class", src
-    return x, y, ("class" if y is not None else "none"), str(path)
+        return x, y, YKind.CLASS, src
+    return x, y, (YKind.CLASS if y is not None else YKind.NONE), str(path)
 
 
 def rotate(images: torch.Tensor, degrees: np.ndarray) -> torch.Tensor:

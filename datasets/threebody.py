@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from liegan.algebras import nbody_so2
-from liegan.config import DataConfig
+from liegan.config import DataConfig, YKind
 from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, check_arrays, data_root, register
 from liegan.datasets.twobody import make_pairs, read_trajectory_cache, write_trajectory_cache
 from liegan.io import InputError
@@ -232,12 +232,12 @@ def load(cfg: DataConfig) -> Dataset:
     x, y = make_pairs(traj)
     if cfg.n_samples is not None:
         x, y = x[: _n_samples(cfg)], y[: _n_samples(cfg)]
-    xt, yt = check_arrays(x, y, "vector", source)
+    xt, yt = check_arrays(x, y, YKind.VECTOR, source)
     info = DatasetInfo(
         name="threebody",
         n_dim=4 * BODIES,
         n_components=1,
-        y_kind="vector",
+        y_kind=YKind.VECTOR,
         feature_names=list(FEATURE_NAMES),
         symmetry=SYMMETRY,
         source=source,

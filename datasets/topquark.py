@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from liegan.config import DataConfig
+from liegan.config import DataConfig, YKind
 from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, data_root, register
 from liegan.io import InputError
 from liegan.safe_arrays import max_array_bytes
@@ -275,7 +275,7 @@ def load(cfg: DataConfig) -> Dataset:
         name="topquark",
         n_dim=4,
         n_components=cfg.constituents,
-        y_kind="class",
+        y_kind=YKind.CLASS,
         feature_names=list(FEATURE_NAMES),
         symmetry=LORENTZ,
         n_classes=2,

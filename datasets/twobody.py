@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from liegan.algebras import twobody_so2
-from liegan.config import DataConfig
+from liegan.config import DataConfig, YKind
 from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, check_arrays, data_root, register
 from liegan.io import InputError, atomic_path
 from liegan.safe_pickle import restricted_load_file
@@ -283,12 +283,12 @@ def load(cfg: DataConfig) -> Dataset:
     if cfg.n_samples is not None:
         n = _n_samples(cfg)
         x, y = x[:n], y[:n]
-    xt, yt = check_arrays(x, y, "vector", source)
+    xt, yt = check_arrays(x, y, YKind.VECTOR, source)
     info = DatasetInfo(
         name="twobody",
         n_dim=8,
         n_components=1,
-        y_kind="vector",
+        y_kind=YKind.VECTOR,
         feature_names=list(FEATURE_NAMES),
         symmetry=SYMMETRY,
         source=source,

@@ -8,6 +8,7 @@ Resolution order for ``liegan train`` (later wins): the defaults below < the dat
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import json
 import math
@@ -45,6 +46,19 @@ def limits(
     return {"lo": lo, "hi": hi, "above": above, "below": below, "length": length}
 
 
+class YKind(enum.StrEnum):
+    """What a dataset's y is: a vector that transforms with x, a scalar (N, m), a class label (N,), or none.
+
+    Values are kept as plain strings wherever they are stored (configs, DatasetInfo, checkpoints, JSON):
+    a member compares equal to its string, so code compares against the members and a typo is an
+    AttributeError instead of a branch that is never taken."""
+
+    VECTOR = "vector"
+    SCALAR = "scalar"
+    CLASS = "class"
+    NONE = "none"
+
+
 def _num(default, **kw):
     return field(default=default, metadata=limits(**kw))
 
@@ -58,7 +72,7 @@ class DataConfig:
     dataset: str = "twobody"  # a registered name: `liegan datasets` lists them
     data_file: str | None = None  # the user's own file (HNN pickle, .npz/.h5, a top-tagging .h5)
     data_dir: str | None = None  # where built-in data is cached; else $LIEGAN_DATA, else the user cache
-    y_kind: Literal["vector", "scalar", "class", "none"] | None = None  # custom data: what y is
+    y_kind: YKind | None = None  # custom data: what y is
     n_samples: int | None = _num(None, lo=1, hi=MAX_SAMPLES)  # cap on samples used (simulators: how many)
     split: Literal["train", "val", "test"] = "train"  # for datasets shipped as train/val/test files
     constituents: int = _num(2, lo=1, hi=200)  # top tagging: leading constituents per jet (the files hold 200)
@@ -299,6 +313,10 @@ def _convert(value: Any, typ: Any, meta: dict) -> Any:
         if not isinstance(value, str) or value not in args:
             raise ValueError(value)
         return value
+    if isinstance(typ, enum.EnumMeta):
+        if not isinstance(value, str) or value not in [m.value for m in typ]:
+            raise ValueError(value)
+        return str(value)  # the plain string: checkpoints hold configs and load with weights_only
     if origin is list:
         items = value
         if isinstance(value, str):  # "64,64" from --set, or the TOML-looking "[64, 64]"
@@ -357,6 +375,8 @@ def allowed(typ: Any, meta: dict) -> str:
         return allowed(typ, meta)
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in args)
+    if isinstance(typ, enum.EnumMeta):
+        return "one of " + ", ".join(repr(m.value) for m in typ)
     if origin is list:
         lo, hi = meta.get("length") or (0, 1024)
         count = f"{lo}" if lo == hi else f"{lo} to {hi}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from liegan.config import DiscriminatorConfig
+from liegan.config import DiscriminatorConfig, YKind
 
 
 class Discriminator(nn.Module):
@@ -34,10 +34,10 @@ class Discriminator(nn.Module):
         self.trunk = trunk if trunk is not None else nn.Flatten(1)
         with torch.no_grad():  # the head's input width, whatever the trunk does to the image size
             in_dim = int(self.trunk(torch.zeros(1, *x_shape)).shape[1])
-        if y_kind == "class":
+        if y_kind == YKind.CLASS:
             self.embed = nn.Embedding(max(n_classes, 1), cfg.embed_dim)
             in_dim += cfg.embed_dim
-        elif y_kind in ("vector", "scalar"):
+        elif y_kind in (YKind.VECTOR, YKind.SCALAR):
             in_dim += int(torch.tensor(y_shape).prod())
         layers: list[nn.Module] = []
         for width in cfg.hidden:
@@ -49,9 +49,9 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """x: (b, *x_shape); y: (b, ...) or labels (b,).  Returns logits (b,)."""
         parts = [self.trunk(x)]
-        if self.y_kind == "class":
+        if self.y_kind == YKind.CLASS:
             parts.append(self.embed(y))
-        elif self.y_kind in ("vector", "scalar"):
+        elif self.y_kind in (YKind.VECTOR, YKind.SCALAR):
             parts.append(y.flatten(1))
         return self.net(torch.cat(parts, dim=1)).squeeze(-1)
 

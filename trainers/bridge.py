@@ -23,11 +23,11 @@ import torch
 from liegan.algebra import Algebra, load_algebra
 from liegan.bridge.actions import mlp
 from liegan.bridge.conserved import ConservationTracker
-from liegan.bridge.data import n_in, n_out, subset
+from liegan.bridge.data import TARGETS, n_in, n_out, subset
 from liegan.bridge.ensemble import coefficient_sigma, cyclic_powers, symmetry_ensemble
 from liegan.bridge.induced import loss_invariance_error
 from liegan.bridge.teleport import OBJECTIVES, TeleportSchedule
-from liegan.config import BridgeConfig, DataConfig, TrainCommandConfig, apply_overrides
+from liegan.config import BridgeConfig, DataConfig, TrainCommandConfig, YKind, apply_overrides
 from liegan.datasets import Dataset, load_dataset
 from liegan.io import InputError, jsonable, write_text_atomic
 from liegan.trainers.predictor import Descent, Teleporting, descend, fit_predictor
@@ -68,7 +68,7 @@ def load_data(algebra: Algebra, src: Path, cfg: BridgeConfig) -> tuple[Dataset, 
     dc = data_config_for(algebra, src)
     ds = load_dataset(dc)
     kind = str(ds.info.y_kind)
-    if kind not in ("vector", "scalar", "class") or ds.y is None:
+    if kind not in TARGETS or ds.y is None:
         raise InputError(
             f"{src}: dataset {dc.dataset!r} has no target (y kind {kind!r}); the bridge trains a predictor"
         )
@@ -80,8 +80,8 @@ def load_data(algebra: Algebra, src: Path, cfg: BridgeConfig) -> tuple[Dataset, 
     idx = torch.randperm(len(ds), generator=gen)[: cfg.predictor.max_samples]
     x = ds.x[idx].double()
     scale = float(x.std()) or 1.0
-    y = ds.y[idx] if kind == "class" else ds.y[idx].double()
-    data = Dataset(x / scale, y / scale if kind == "vector" else y, ds.info)
+    y = ds.y[idx] if kind == YKind.CLASS else ds.y[idx].double()
+    data = Dataset(x / scale, y / scale if kind == YKind.VECTOR else y, ds.info)
     n_test = max(1, int(len(idx) * cfg.predictor.test_fraction))
     info = {"dataset": dc.dataset, "y_kind": kind, "n_train": len(idx) - n_test, "n_test": n_test, "input_scale": scale}
     return subset(data, slice(n_test, None)), subset(data, slice(0, n_test)), info

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from liegan.config import YKind
+
 ACTIVATION = {"mlp": "ReLU", "leaky": "leaky-ReLU", "linear": "deep linear"}  # --model -> words
 
 
 def _loss_unit(y_kind: str) -> str:
-    if y_kind == "class":
+    if y_kind == YKind.CLASS:
         return "cross-entropy, nats"
     return "mean squared error of the scaled target"
 

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from liegan.algebra import Algebra, load_algebra
+from liegan.config import YKind
 from liegan.io import InputError, jsonable, write_text_atomic
 from liegan.metric import solve_metric
 from liegan.symmetric import (
@@ -180,7 +181,7 @@ def symmetric_model(task: FitTask, group: Group | None, spaces, metric, metric_n
     """The model equivariant (or invariant) to ``group`` that fits the task."""
     if group is None:
         raise Skip("the dataset declares no known symmetry")
-    vector = task.y_kind == "vector"
+    vector = task.y_kind == YKind.VECTOR
     if task.particles or not (vector or group.discrete):
         if metric is None:
             raise Skip(f"no invariant metric accepted ({metric_note}); the invariant-feature model needs one")
@@ -227,7 +228,7 @@ def make_model(mode: str, task: FitTask, groups: Groups, cfg: FitConfig) -> tupl
 
 
 def loss_fn(task: FitTask):
-    if task.y_kind == "class":
+    if task.y_kind == YKind.CLASS:
         return torch.nn.functional.cross_entropy
     return torch.nn.functional.mse_loss
 
@@ -259,7 +260,7 @@ def train_model(
         if group is not None:
             if step % POOL_EVERY == 0:
                 pool = group.sample(POOL, gen).to(device=device, dtype=x.dtype)
-            x, y = augment(group, x, y, task.y_kind == "vector", gen, pool)
+            x, y = augment(group, x, y, task.y_kind == YKind.VECTOR, gen, pool)
         loss = crit(model(x), y)
         opt.zero_grad()
         loss.backward()
@@ -279,7 +280,7 @@ def rejection(prob: np.ndarray, y: np.ndarray, eps_s: float = 0.3) -> float:
 def scores(model, x: torch.Tensor, y: torch.Tensor, task: FitTask, cfg: FitConfig) -> dict:
     out = predict(model, x, device_of(cfg))
     res = {"loss": float(loss_fn(task)(out, y))}
-    if task.y_kind == "class" and task.n_out == 2 and len(torch.unique(y)) == 2:
+    if task.y_kind == YKind.CLASS and task.n_out == 2 and len(torch.unique(y)) == 2:
         from sklearn.metrics import roc_auc_score
 
         prob, yy = torch.softmax(out, -1)[:, 1].numpy(), y.numpy()
@@ -305,7 +306,7 @@ def run_seed(
         log = lambda v, s: writer.scalars({f"{mode}/{tag}/seed{seed}/train_loss": v}, s)  # noqa: E731
         return train_model(model, split, task, group, cfg, steps, seed, log)
 
-    vector, device = task.y_kind == "vector", device_of(cfg)
+    vector, device = task.y_kind == YKind.VECTOR, device_of(cfg)
     model = fit(task.iid, "iid")
     iid = scores(model, task.iid.x_test, task.iid.y_test, task, cfg)
     x_eq = task.iid.x_test[:2000].to(device)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from liegan.config import DataConfig
+from liegan.bridge.data import TARGETS
+from liegan.config import DataConfig, YKind
 from liegan.io import InputError
 
 OOD_PAIR = {"topquark": (1, 2)}  # (px, py): the azimuth; every other dataset: its first two features
@@ -59,7 +60,7 @@ class FitTask:
 
     @property
     def out_shape(self) -> tuple[int, ...]:
-        return tuple(self.iid.y_train.shape[1:]) if self.y_kind == "vector" else (self.n_out,)
+        return tuple(self.iid.y_train.shape[1:]) if self.y_kind == YKind.VECTOR else (self.n_out,)
 
 
 def phase_quarter(x: torch.Tensor, pair: tuple[int, int]) -> torch.Tensor:
@@ -109,7 +110,7 @@ def twobody_task(cfg, data_seed: int) -> FitTask:
         "ood_n_test": len(ood.x_test),
         "ood": "train: phase of q1 in [0, pi/2); test: the rest",
     }
-    return FitTask("vector", Split(x_tr, y_tr, x_te, y_te), ood, 0, False, info)
+    return FitTask(YKind.VECTOR, Split(x_tr, y_tr, x_te, y_te), ood, 0, False, info)
 
 
 def pairs_task(dc: DataConfig, cfg, seed: int) -> FitTask:
@@ -118,7 +119,7 @@ def pairs_task(dc: DataConfig, cfg, seed: int) -> FitTask:
 
     ds = load_dataset(dc)
     kind = ds.info.y_kind
-    if kind not in ("vector", "scalar", "class") or ds.y is None:
+    if kind not in TARGETS or ds.y is None:
         raise InputError(f"dataset {dc.dataset!r} has no target (y kind {kind!r}); `liegan fit` trains a predictor")
     idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[: cfg.max_samples]
     x, y = ds.x[idx], ds.y[idx]
@@ -128,7 +129,7 @@ def pairs_task(dc: DataConfig, cfg, seed: int) -> FitTask:
     if ds.info.n_dim < 2:
         raise InputError(f"dataset {dc.dataset!r} has n = 1: no phase for the out-of-distribution split")
     ood = ood_split(*vars(iid).values(), pair)
-    n_out = int(y.max()) + 1 if kind == "class" else (int(y.shape[1]) if kind == "scalar" else 0)
+    n_out = int(y.max()) + 1 if kind == YKind.CLASS else (int(y.shape[1]) if kind == YKind.SCALAR else 0)
     names = ds.info.feature_names
     info = {
         "dataset": ds.info.name,

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
 from liegan.algebra import Algebra
-from liegan.config import TrainCommandConfig
+from liegan.config import TrainCommandConfig, YKind
 from liegan.datasets import Dataset, load_dataset
 from liegan.discriminator import build_discriminator
 from liegan.generator import LieGenerator
@@ -125,16 +125,16 @@ class Trainer:
         self.cfg, self.data, self.device = cfg, data, device
         self.ctx = ctx or Dist()
         info, t = data.info, cfg.train
-        self.y_vector = info.y_kind == "vector"
+        self.y_vector = info.y_kind == YKind.VECTOR
         self.data_digest = data_digest(data.x, data.y)  # what a resume must find again
         self.x = data.x.to(device)
-        self.y = data.y.to(device) if (data.y is not None and info.y_kind != "none") else None
+        self.y = data.y.to(device) if (data.y is not None and info.y_kind != YKind.NONE) else None
         self.G = LieGenerator(info.n_dim, cfg.generator, action=info.action).to(device)
         y_shape = tuple(self.y.shape[1:]) if self.y is not None else ()
         self.D = build_discriminator(
             info.action,
             tuple(self.x.shape[1:]),
-            info.y_kind if self.y is not None else "none",
+            info.y_kind if self.y is not None else YKind.NONE,
             y_shape,
             info.n_classes,
             cfg.discriminator,

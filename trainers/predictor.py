@@ -20,12 +20,13 @@ from torch import nn
 from liegan.bridge.actions import actions_for, data_dependent_actions, hidden_layers
 from liegan.bridge.data import inputs, prediction_loss, subset
 from liegan.bridge.teleport import TeleportResult, TeleportSchedule, teleport
+from liegan.config import YKind
 from liegan.datasets import Dataset, DatasetInfo
 
 
 def labelled(x: torch.Tensor, y: torch.Tensor, y_kind: str, name: str = "in-code") -> Dataset:
     """Tensors made in code as a Dataset: x (N, k, n), y by kind (vector (N, k_y, n), scalar (N, m), class (N,))."""
-    n_classes = int(y.max()) + 1 if y_kind == "class" else 0
+    n_classes = int(y.max()) + 1 if y_kind == YKind.CLASS else 0
     info = DatasetInfo(
         name=name,
         n_dim=int(x.shape[-1]),
@@ -228,4 +229,4 @@ def linear_regression_problem(
         layers.append(lin)
         if i < depth - 1:
             layers.append(nn.Identity())
-    return nn.Sequential(*layers), labelled(X[:, None, :], Y, "scalar", name="linear-regression")
+    return nn.Sequential(*layers), labelled(X[:, None, :], Y, YKind.SCALAR, name="linear-regression")

@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from liegan.bridge.actions import Params, evaluate
+from liegan.config import YKind
 
-TARGETS = ("vector", "scalar", "class")
+TARGETS = (YKind.VECTOR, YKind.SCALAR, YKind.CLASS)
 
 
 def y_kind(data) -> str:
@@ -39,7 +40,7 @@ def n_in(data) -> int:
 
 
 def n_out(data) -> int:
-    if y_kind(data) == "class":
+    if y_kind(data) == YKind.CLASS:
         return max(int(getattr(data.info, "n_classes", 0) or 0), int(data.y.max()) + 1)
     return int(np.prod(data.y.shape[1:]))
 
@@ -54,6 +55,6 @@ def prediction_loss(model: nn.Module, data, params: Params | None = None) -> tor
     parameters ``params`` when given (the module's own otherwise)."""
     xf = inputs(data)
     out = model(xf) if params is None else evaluate(model, params, xf)
-    if y_kind(data) == "class":
+    if y_kind(data) == YKind.CLASS:
         return F.cross_entropy(out, data.y)
     return F.mse_loss(out, data.y.reshape(len(data.y), -1))

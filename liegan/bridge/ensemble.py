@@ -27,6 +27,7 @@ from liegan.algebra import Algebra
 from liegan.bridge.actions import evaluate, params_of
 from liegan.bridge.data import inputs, prediction_loss, y_kind
 from liegan.bridge.induced import data_generators, induced_action, random_generators
+from liegan.config import YKind
 from liegan.discrete import analyse_generator, is_integer_run
 from liegan.lie import exp_map
 
@@ -69,10 +70,10 @@ def ensemble_loss(model: nn.Module, data, generators: torch.Tensor, z: torch.Ten
     with torch.no_grad():
         for g in exp_map(z, generators):
             out = evaluate(model, action.transform(theta, g), xf)
-            pred = F.softmax(out, dim=-1) if kind == "class" else out
+            pred = F.softmax(out, dim=-1) if kind == YKind.CLASS else out
             total = pred if total is None else total + pred
         mean = total / len(z)
-        if kind == "class":
+        if kind == YKind.CLASS:
             return float(F.nll_loss(torch.log(mean.clamp_min(1e-300)), data.y))
         return float(F.mse_loss(mean, data.y.reshape(len(data.y), -1)))
 

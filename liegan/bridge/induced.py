@@ -22,6 +22,7 @@ from torch import nn
 from liegan.algebra import Algebra
 from liegan.bridge.actions import Params, params_of
 from liegan.bridge.data import prediction_loss, y_kind
+from liegan.config import YKind
 from liegan.lie import exp_map
 
 
@@ -57,7 +58,7 @@ class InducedAction:
 
 def induced_action(model: nn.Module, data) -> InducedAction:
     """The induced action on ``model`` for ``data`` (x (N, k, n); a vector target transforms with x)."""
-    k_out = int(data.y.shape[1]) if y_kind(data) == "vector" else None
+    k_out = int(data.y.shape[1]) if y_kind(data) == YKind.VECTOR else None
     return InducedAction(model, int(data.x.shape[1]), k_out)
 
 
