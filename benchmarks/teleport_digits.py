@@ -11,6 +11,10 @@ plain run against teleported runs from the same initialisation with the same ste
   rescale/lookahead/25 ... and again every 25 steps
   data/grad_norm       the data-dependent GL action on every pair of consecutive layers, on 4 mini-batches of
                        32 images (the hidden width: exact on each batch), as the paper teleports
+  --study bound        what a rescaling teleport at step 0 can do at all: plain descent over a grid of step
+                       sizes and linear warm-ups (the baseline a teleport must beat), and every layer-uniform
+                       rescaling exp(a_l) of the three hidden layers with a_l in --scales, chosen per seed
+                       after the fact (an oracle no teleport objective over those scalings can beat)
 Prints, per learning rate, the median over seeds of steps and training seconds (teleports included) to
 half and a fifth of the initial training loss, the speed-ups, the largest relative loss change at a
 teleport on its batch and on the whole training set, the factor the first teleport gained in ||grad L||^2,
@@ -19,14 +23,15 @@ the seconds spent teleporting, and the validation loss at the end.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 
 import torch
 from sklearn.datasets import load_digits
 
-from liegan.bridge.actions import mlp
-from liegan.bridge.data import subset
+from liegan.bridge.actions import actions_for, load_params, mlp, params_of
+from liegan.bridge.data import prediction_loss, subset
 from liegan.bridge.teleport import TeleportSchedule
 from liegan.cli import Parser
 from liegan.trainers.predictor import Teleporting, descend, labelled
@@ -73,6 +78,49 @@ def one(variant: str, seed: int, lr: float, steps: int, hidden: int, train, val)
     return out
 
 
+def _to_half(seed: int, hidden: int, train, lr: float, steps: int, warmup: int = 0, scales=None) -> tuple:
+    """Steps to half the initial training loss from seed's initialisation, rescaled first by exp(scales[l]) on
+    hidden layer l when given; and the relative loss change that rescaling made."""
+    torch.manual_seed(seed)
+    model = mlp(64, [hidden] * 3, 10, "leaky_relu").double()
+    with torch.no_grad():
+        before = float(prediction_loss(model, train))
+    if scales is not None:
+        theta = params_of(model)
+        for a, v in zip(actions_for(model), scales, strict=True):
+            theta = a.transform(theta, a.element(torch.full((hidden,), float(v), dtype=torch.float64)))
+        load_params(model, theta)
+    with torch.no_grad():
+        change = abs(float(prediction_loss(model, train)) - before) / before
+    run = descend(model, train, lr, steps, seed=seed, stop_at=0.5 * before, warmup=warmup)
+    return run.steps_to(0.5 * before), change
+
+
+def bound(args, train) -> None:
+    """Tuned plain descent (step size and warm-up) against the best layer-uniform rescaling at step 0."""
+    lrs, warmups = [float(v) for v in args.lrs.split(",")], [int(v) for v in args.warmups.split(",")]
+    grid = list(itertools.product([float(v) for v in args.scales.split(",")], repeat=3))
+    big = args.steps + 1  # "not reached" counts as one step past the end
+    print(f"steps to half the initial loss, {args.steps} steps at most; lr in {lrs}, warm-up in {warmups}")
+    rows = []
+    for seed in range(args.seeds):
+        settings = itertools.product(lrs, warmups)
+        plain = {(lr, w): _to_half(seed, args.hidden, train, lr, args.steps, w)[0] or big for lr, w in settings}
+        (lr, w), n_plain = min(plain.items(), key=lambda kv: kv[1])
+        tele = {a: _to_half(seed, args.hidden, train, lr, args.steps, 0, a) for a in grid}
+        a_best, (n_tele, _) = min(tele.items(), key=lambda kv: kv[1][0] or big)
+        worst = max(c for _, c in tele.values())
+        typical = statistics.median(n or big for n, _ in tele.values())
+        rows.append((n_plain, n_tele or big))
+        print(
+            f"seed {seed}: plain at lr {lr} warm-up {w}: {n_plain} (of {len(plain)} settings); best of {len(grid)} "
+            f"layer rescalings {a_best} at that lr: {n_tele or 'not reached'} ({n_plain / (n_tele or big):.2f}x), "
+            f"their median {typical:.0f}; largest loss change at a rescaling {worst:.1e}"
+        )
+    ratio = statistics.median(p / t for p, t in rows)
+    print(f"median over seeds of (tuned plain / best rescaling) steps: {ratio:.2f}x")
+
+
 def _med(rows: list[dict], key: str) -> float:
     vals = [r[key] if r[key] is not None else float("inf") for r in rows]
     return statistics.median(vals)
@@ -85,9 +133,15 @@ def main() -> None:
     ap.add_argument("--lrs", default="0.5,0.1", help="0.5: the best of 0.2/0.5/1.0 for plain descent")
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--study", choices=("compare", "bound"), default="compare")
+    ap.add_argument("--warmups", default="0,20,50", help="--study bound: linear warm-up lengths tried for plain")
+    ap.add_argument("--scales", default="-0.6,0,0.6", help="--study bound: log-scales a_l tried per hidden layer")
     args = ap.parse_args()
     torch.set_num_threads(1)  # tiny matrices: threads cost more than they gain on a shared machine
     train, val = digits()
+    if args.study == "bound":
+        bound(args, train)
+        return
     t0 = time.time()
     for lr in (float(v) for v in args.lrs.split(",")):
         rows = {

@@ -273,6 +273,9 @@ class DescentConfig:
     objective: str = "grad_norm"  # 'grad_norm' (||grad L||^2) or 'lookahead' (the loss decrease of one step)
     loss_tol: float = 1e-6  # a teleport step that moves the batch loss by more than this (relative) is refused
     target: float = 0.5  # the speed-up is measured to this fraction of the initial training loss
+    # plain descent is also run at these multiples of lr (each up to the target): a teleport that a larger step
+    # size matches is no speed-up, so the figure is given against the fastest of them too
+    plain_lr_factors: list[float] = _list([2.0, 4.0, 8.0], lo=0, above=True, hi=1000, length=(0, 8))
 
 
 @dataclass

@@ -158,6 +158,20 @@ def _descent(
         )
 
 
+def _larger_steps(fresh, train, cfg: BridgeConfig, target: float, n_plain: int | None) -> dict:
+    """Steps plain descent needs to the target at lr and at each of descent.plain_lr_factors times lr (each run
+    stopped there), and the fastest of them: a teleport gains nothing that a larger step size gives as well."""
+    d = cfg.descent
+    steps = {d.lr: n_plain}
+    for factor in d.plain_lr_factors:
+        lr = d.lr * factor
+        run = descend(copy.deepcopy(fresh), train, lr, d.steps, d.batch_size, seed=cfg.predictor.seed, stop_at=target)
+        steps[lr] = run.steps_to(target)
+    reached = {lr: n for lr, n in steps.items() if n is not None}
+    best = min(reached, key=reached.get) if reached else None
+    return {"steps": [[lr, n] for lr, n in steps.items()], "best_lr": best, "best_steps": reached.get(best)}
+
+
 def _descent_stage(fresh, train, test, cfg: BridgeConfig, writer: RunWriter, progress: bool) -> tuple[dict, float]:
     d = cfg.descent
     plain_model, tele_model = copy.deepcopy(fresh), copy.deepcopy(fresh)
@@ -177,6 +191,7 @@ def _descent_stage(fresh, train, test, cfg: BridgeConfig, writer: RunWriter, pro
     target = d.target * plain.losses[0]
     n_plain, n_tele = plain.steps_to(target), tele.steps_to(target)
     s_plain, s_tele = plain.seconds_to(target), tele.seconds_to(target)
+    tuned = _larger_steps(fresh, train, cfg, target, n_plain)
     out = {
         "initial_loss": plain.losses[0],
         "target": target,
@@ -187,6 +202,12 @@ def _descent_stage(fresh, train, test, cfg: BridgeConfig, writer: RunWriter, pro
         "seconds_teleport": s_tele,
         "speedup_steps": n_plain / max(n_tele, 1) if n_plain is not None and n_tele is not None else None,
         "speedup_seconds": s_plain / s_tele if s_plain is not None and s_tele else None,
+        "plain_lr_steps": tuned["steps"],
+        "best_plain_lr": tuned["best_lr"],
+        "steps_best_plain": tuned["best_steps"],
+        "speedup_steps_vs_best_plain": (
+            tuned["best_steps"] / max(n_tele, 1) if tuned["best_steps"] is not None and n_tele is not None else None
+        ),
         "final_plain": plain.losses[-1],
         "final_teleport": tele.losses[-1],
         "val_final_plain": plain.val_losses[-1],

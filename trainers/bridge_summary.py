@@ -59,6 +59,22 @@ def _ensemble(res: dict) -> list[str]:
     ]
 
 
+def _against_larger_steps(d: dict) -> list[str]:
+    """The teleported run against plain descent at larger step sizes, which may do as well without it."""
+    runs = d.get("plain_lr_steps") or []
+    if len(runs) < 2:
+        return []
+    tried = ", ".join(f"lr {lr:g}: {'not reached' if n is None else f'{n} steps'}" for lr, n in runs)
+    lines = [f"  plain descent at larger step sizes, to the same target: {tried}."]
+    if d["speedup_steps_vs_best_plain"] is not None:
+        verdict = "a speed-up" if d["speedup_steps_vs_best_plain"] > 1 else "no speed-up"
+        lines.append(
+            f"    against the fastest of them (lr {d['best_plain_lr']:g}) the teleported run is "
+            f"{d['speedup_steps_vs_best_plain']:.2f}x in steps: {verdict} beyond what a larger step size gives."
+        )
+    return lines
+
+
 def _descent(res: dict) -> list[str]:
     d, cfg = res["descent"], res["config"]["descent"]
     unit, steps = _loss_unit(res["dataset"]["y_kind"]), cfg["steps"]
@@ -79,6 +95,7 @@ def _descent(res: dict) -> list[str]:
             f"    speed-up {d['speedup_steps']:.2f}x in steps, {d['speedup_seconds']:.2f}x in training time "
             "(teleports included)."
         )
+    lines += _against_larger_steps(d)
     for t in d["teleports"]:
         worst = max((b["loss_change"] for b in t["batches"]), default=0.0)
         lines.append(

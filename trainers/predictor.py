@@ -175,10 +175,13 @@ def descend(
     val=None,
     seed: int = 0,
     on_step: Callable[[int, float], None] | None = None,
+    stop_at: float | None = None,
+    warmup: int = 0,
 ) -> Descent:
     """Gradient descent on ``train`` (SGD on batches of ``batch_size`` when positive; the batch order is a
     function of ``seed``, so runs with and without teleportation see the same batches), teleporting when
-    ``teleporting.schedule`` says so.  Stops early on a non-finite loss."""
+    ``teleporting.schedule`` says so.  With ``warmup`` > 0 the step size rises linearly to lr over that many
+    steps.  Stops early on a non-finite loss, and once the training loss is at or below ``stop_at``."""
     gen, tgen = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
     run, clock = Descent(), 0.0
     for i in range(steps + 1):
@@ -193,13 +196,14 @@ def descend(
         value = _record(run, model, train, val, float(loss.detach()) if batch_size <= 0 else None, clock)
         if on_step is not None:
             on_step(i, value)
-        if i == steps or not torch.isfinite(loss):
+        if i == steps or not torch.isfinite(loss) or (stop_at is not None and value <= stop_at):
             break
         t0 = time.perf_counter()
         grads = torch.autograd.grad(loss, list(params.values()))
+        step = lr * min(1.0, (i + 1) / warmup) if warmup > 0 else lr
         with torch.no_grad():
             for p, g in zip(params.values(), grads, strict=True):
-                p -= lr * g
+                p -= step * g
         clock += time.perf_counter() - t0
     return run
 

@@ -150,9 +150,13 @@ def teleport(
     theta = {k: v.requires_grad_(False) for k, v in params_of(model).items()}
     dtype = next(iter(theta.values())).dtype
     zs = [torch.zeros(a.basis(dtype).shape[0], dtype=dtype, requires_grad=True) for a in actions]
+    # the ascent starts from the image of the identity, which the data-dependent action does not leave in
+    # place (U -> U sigma(P) sigma(P)^+ projects U onto the batch's activations when it is smaller than h)
+    start = _moved(theta, actions, [z.detach() for z in zs])
     loss0, gsq0, obj0 = (float(v.detach()) for v in _score(loss_fn, theta, objective, descent_lr, False))
-    best, best_gsq, best_obj, taken = [z.detach().clone() for z in zs], gsq0, obj0, 0
-    best_gain = _descent_gain(loss_fn, theta, descent_lr, guard) if guard else 0.0
+    _, start_gsq, start_obj = (float(v.detach()) for v in _score(loss_fn, start, objective, descent_lr, False))
+    best, best_gsq, best_obj, taken = [z.detach().clone() for z in zs], start_gsq, start_obj, 0
+    best_gain = _descent_gain(loss_fn, start, descent_lr, guard) if guard else 0.0
     for _ in range(steps):
         _, _, obj = _score(loss_fn, _moved(theta, actions, zs), objective, descent_lr, True)
         if not _ascent_step(zs, obj, lr):
@@ -168,6 +172,8 @@ def teleport(
                 break
             best_gain = gain
         best, best_gsq, best_obj, taken = cand, float(c_gsq), float(c_obj.detach()), taken + 1
+    if not taken or not best_obj > obj0:  # no gain over the start: the network stays as it was
+        return TeleportResult(loss0, loss0, gsq0, gsq0, 0, obj0, obj0)
     with torch.no_grad():
         load_params(model, _moved(theta, actions, best))
         loss1 = float(loss_fn({k: v.detach() for k, v in model.named_parameters()}))

@@ -46,6 +46,8 @@ def test_bridge_writes_figures_and_says_what_they_are(tmp_path):
     assert [t["step"] for t in d["teleports"]] == [0, 20]
     assert all(b["loss_change"] <= 1e-6 for t in d["teleports"] for b in t["batches"]), d["teleports"]
     assert d["target"] == pytest.approx(0.5 * d["initial_loss"])
+    assert [lr for lr, _ in d["plain_lr_steps"]] == pytest.approx([0.05, 0.1, 0.2, 0.4])
+    assert "plain descent at larger step sizes" in r.stdout
     assert list((tmp_path / "out").glob("events.out.tfevents.*"))
     out = r.stdout
     assert "ensemble" in out.lower() and "16 copies" in out and "mean squared error" in out
@@ -57,6 +59,29 @@ def _args(**kw):
 
     base = {_dest(f): None for f in BRIDGE_OPTIONS} | {"config": None, "set": []}
     return argparse.Namespace(**(base | kw))
+
+
+def test_teleport_figure_is_set_against_larger_plain_step_sizes():
+    """A teleport must beat what plain descent gains from a larger step size: at lr 0.05 on deep linear
+    regression, 4x the step size reaches the loss of step 30 sooner, and it becomes the plain figure to beat;
+    with no factors given (the negative control) the plain run at lr is all there is."""
+    import copy
+
+    from liegan.config import BridgeConfig
+    from liegan.trainers.bridge import _larger_steps
+    from liegan.trainers.predictor import descend, linear_regression_problem
+
+    model, data = linear_regression_problem(seed=0)
+    cfg = BridgeConfig()
+    cfg.descent.lr, cfg.descent.steps, cfg.descent.plain_lr_factors = 0.05, 30, [4.0]
+    plain = descend(copy.deepcopy(model), data, 0.05, 30)
+    target = plain.losses[30]
+    n = plain.steps_to(target)
+    out = _larger_steps(model, data, cfg, target, n)
+    assert out["best_lr"] == pytest.approx(0.2) and out["best_steps"] < n, out
+    assert out["steps"][0] == [0.05, n]
+    cfg.descent.plain_lr_factors = []
+    assert _larger_steps(model, data, cfg, target, n) == {"steps": [[0.05, n]], "best_lr": 0.05, "best_steps": n}
 
 
 def test_settings_resolve_defaults_file_options_set(tmp_path):

@@ -203,3 +203,95 @@ def test_data_dependent_teleport_refuses_a_batch_wider_than_a_layer():
     model = mlp(6, [8, 4, 9], 2, "leaky_relu").double()
     with pytest.raises(ValueError, match="at most h = 4"):
         descend(model, _classes(), 0.1, 2, teleporting=Teleporting(actions="data", batch_size=8))
+
+
+def test_data_dependent_teleport_that_keeps_no_step_leaves_the_network_as_it_was():
+    """Negative control: on a batch smaller than the layer, the identity of the data-dependent action projects
+    U onto the batch's activations (same loss on the batch, another network off it); a teleport whose every
+    step is refused must not apply that projection."""
+    from liegan.bridge.actions import data_dependent_actions, mlp
+    from liegan.bridge.data import inputs, subset
+
+    data = _classes()
+    torch.manual_seed(0)
+    model = mlp(6, [8, 8], 2, "relu").double()
+    batch = subset(data, slice(0, 4))
+    actions = data_dependent_actions(model, inputs(batch))
+    projected = actions[-1].transform(dict(model.named_parameters()), torch.eye(8, dtype=F64))
+    assert not torch.allclose(projected["4.weight"], model[4].weight)  # the identity is no identity here
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    res = teleport(model, _loss_fn(model, batch), actions, steps=3, lr=0.01, loss_tol=-1.0)
+    assert res.steps_taken == 0 and res.loss_after == res.loss_before
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_data_dependent_teleport_on_a_small_batch_keeps_its_loss_and_raises_the_gradient():
+    """The ascent starts from the identity's image, so a batch smaller than the layer can be teleported."""
+    from liegan.bridge.actions import data_dependent_actions, mlp
+    from liegan.bridge.data import inputs, subset
+
+    data = _classes()
+    torch.manual_seed(0)
+    model = mlp(6, [8, 8], 2, "leaky_relu").double()
+    batch = subset(data, slice(0, 4))
+    actions = data_dependent_actions(model, inputs(batch))
+    res = teleport(model, _loss_fn(model, batch), actions, steps=20, lr=0.05)
+    assert res.steps_taken > 0 and res.loss_change <= 1e-6
+    assert res.grad_sq_after > 2 * res.grad_sq_before  # above the original point, not only above the projection
+    # too few small steps do not climb back above what the projection lost: then nothing moves
+    torch.manual_seed(0)
+    model = mlp(6, [8, 8], 2, "leaky_relu").double()
+    res = teleport(model, _loss_fn(model, batch), data_dependent_actions(model, inputs(batch)), steps=5, lr=0.01)
+    assert res.steps_taken == 0 and res.grad_sq_after == res.grad_sq_before
+
+
+def test_a_rescaling_teleport_is_a_reallocation_of_step_sizes():
+    """Rescaling hidden neurons by d and taking a descent step there is the same as a step from the original
+    point with each weight W_l[i, j]'s step size multiplied by (d_{l-1, j} / d_{l, i})^2: a teleport along this
+    orbit reallocates step sizes, and their product along every input-to-output path of weights is 1."""
+    from liegan.bridge.actions import actions_for, mlp
+
+    data = _classes()
+    torch.manual_seed(0)
+    model = mlp(6, [5, 4], 2, "leaky_relu").double()
+    gen = torch.Generator().manual_seed(3)
+    acts = actions_for(model)
+    gs = [a.element(torch.randn(a.h, generator=gen, dtype=F64)) for a in acts]
+    theta = {k: v.detach() for k, v in model.named_parameters()}
+
+    def moved(p, inverse=False):
+        for a, g in zip(acts, gs, strict=True) if not inverse else reversed(list(zip(acts, gs, strict=True))):
+            p = a.transform(p, torch.linalg.inv(g) if inverse else g)
+        return p
+
+    def step(p, lr):
+        p = {k: v.detach().requires_grad_(True) for k, v in p.items()}
+        grads = torch.autograd.grad(prediction_loss(model, data, p), list(p.values()))
+        return {k: v.detach() - lr[k] * g for (k, v), g in zip(p.items(), grads, strict=True)}
+
+    scale = moved({k: torch.ones_like(v) for k, v in theta.items()})  # each entry's factor under the rescaling
+    lr = 0.1
+    via_teleport = moved(step(moved(theta), dict.fromkeys(theta, lr)), inverse=True)
+    reallocated = step(theta, {k: lr / scale[k] ** 2 for k in theta})
+    for k in theta:
+        assert torch.allclose(via_teleport[k], reallocated[k], atol=1e-13), k
+    # the path 0 -> 2 -> 1 -> 1 through the layers: log multipliers cancel
+    mult = {k: 1 / scale[k] ** 2 for k in ("0.weight", "2.weight", "4.weight")}
+    path = mult["0.weight"][2, 0] * mult["2.weight"][1, 2] * mult["4.weight"][1, 1]
+    assert float(path) == pytest.approx(1.0, rel=1e-12)
+    assert float(mult["0.weight"].max() / mult["0.weight"].min()) > 1.5  # not every step size is the same
+
+
+def test_descend_stops_at_the_target_and_warms_up():
+    model, data = linear_regression_problem(seed=0)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    full = descend(copy.deepcopy(model), data, 0.3, 12)
+    target = full.losses[8]
+    n = full.steps_to(target)
+    short = descend(copy.deepcopy(model), data, 0.3, 12, stop_at=target)
+    assert n is not None and n <= 8 and short.losses == full.losses[: n + 1]
+    one, warm = copy.deepcopy(model), copy.deepcopy(model)
+    descend(one, data, 0.3, 1)
+    descend(warm, data, 0.3, 1, warmup=10)  # the first step is a tenth of lr
+    for k, v in start.items():
+        assert torch.allclose(warm.state_dict()[k] - v, 0.1 * (one.state_dict()[k] - v), atol=1e-15), k
