@@ -16,8 +16,10 @@ directions are accepted as invariant when they are
   accounts for the search over k.  That second rank is ``chance``: the probability that random generators
   would look at least as invariant.  Accepted when chance <= ``alpha``.
 
-The random spectra are computed once per (channels, n, mask, solve) in a process and kept in memory
-(:func:`calibration`): 4,000 draws for n <= 8, about 0.1-1 s.
+The random spectra are computed once per (channels, n, mask, solve) and kept in memory and on disk under
+the user's cache folder (:func:`calibration`; 4,000 draws for n <= 8, about 0.1-2 s to compute), and only
+when a candidate is well determined: without one the chance is 1 whatever the draws say.  A trainer starts
+them in the background (:func:`warm_calibrations`) so that the first well-determined candidate does not wait.
 
 Strict versus conformal (:func:`solve_metric`): the strict solve first; when it accepts nothing, the
 conformal solve (J invariant up to scale: every generator's trace part removed), under the same rule.  The
@@ -27,8 +29,11 @@ dilation scales every J-length), so a report must say so.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -37,6 +42,9 @@ TOL = 0.1  # largest relative singular value of an accepted direction (its resid
 MIN_GAP = 3.0  # the next singular value at least this much larger: the null space is well separated
 CALIBRATION_DRAWS = 4000
 CALIBRATION_SEED = 20261201
+# Part of the on-disk cache key: bump it whenever the calibration's computation changes, so that no file
+# written by an older rule is ever read as this one's.
+CALIBRATION_VERSION = 1
 
 
 def symmetric_basis(n: int) -> np.ndarray:
@@ -195,8 +203,7 @@ class Calibration:
         return float((1 + np.searchsorted(self.statistic, t, side="right")) / (R + 1))
 
 
-@lru_cache(maxsize=64)
-def _calibration(c: int, n: int, mask_bytes: bytes, conformal: bool, tol: float, min_gap: float) -> Calibration:
+def _compute_calibration(c: int, n: int, mask_bytes: bytes, conformal: bool, tol: float, min_gap: float) -> Calibration:
     mask = np.frombuffer(mask_bytes, dtype=bool).reshape(c, n, n)
     m = n * (n + 1) // 2
     R = CALIBRATION_DRAWS if m <= 36 else max(500, int(CALIBRATION_DRAWS * (36 / m) ** 2))
@@ -214,13 +221,94 @@ def _calibration(c: int, n: int, mask_bytes: bytes, conformal: bool, tol: float,
     return Calibration(cols, np.sort(np.minimum(stat, 1.0)))
 
 
+def cache_dir() -> Path:
+    """Where calibrations are kept between processes: $LIEGAN_CACHE, else $XDG_CACHE_HOME/liegan, else
+    ~/.cache/liegan; in its folder calibration/."""
+    if os.environ.get("LIEGAN_CACHE"):
+        return Path(os.environ["LIEGAN_CACHE"]).expanduser() / "calibration"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "liegan" / "calibration"
+
+
+def _cache_file(key: tuple) -> tuple[Path, str]:
+    """The file of one calibration and the text it must carry.  The key holds everything the draws depend
+    on, numpy's version included (its generator streams may change between releases)."""
+    text = repr((CALIBRATION_VERSION, CALIBRATION_DRAWS, CALIBRATION_SEED, np.__version__, *key))
+    return cache_dir() / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.npz", text
+
+
+def _read_cached(path: Path, text: str) -> Calibration | None:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if str(f["key"]) != text:
+                return None
+            cols, stat = f["columns"], f["statistic"]
+    except (OSError, ValueError, KeyError, EOFError):  # missing, damaged or foreign: computed again
+        return None
+    if cols.ndim != 2 or stat.shape != (cols.shape[1],) or not (np.isfinite(cols).all() and np.isfinite(stat).all()):
+        return None
+    return Calibration(cols, stat)
+
+
+def _write_cached(path: Path, text: str, cal: Calibration) -> None:
+    """Written to a temporary file and renamed, so a reader never sees half a file; a read-only or full disk
+    only costs the next process the computation."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, key=np.array(text), columns=cal.columns, statistic=cal.statistic)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+_calibrations: dict[tuple, Calibration] = {}
+_key_locks: dict[tuple, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _calibration(c: int, n: int, mask_bytes: bytes, conformal: bool, tol: float, min_gap: float) -> Calibration:
+    """Memory, else the disk cache, else computed (and cached); one computation per key even when a
+    background warm-up and a score ask for it at once (the second waits for the first)."""
+    key = (c, n, mask_bytes, conformal, tol, min_gap)
+    with _locks_guard:
+        lock = _key_locks.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _calibrations:
+            path, text = _cache_file(key)
+            cal = _read_cached(path, text)
+            if cal is None:
+                cal = _compute_calibration(*key)
+                _write_cached(path, text, cal)
+            _calibrations[key] = cal
+        return _calibrations[key]
+
+
+def _mask_bytes(c: int, n: int, mask) -> bytes:
+    M = np.ones((c, n, n), bool) if mask is None else np.broadcast_to(np.asarray(mask) != 0, (c, n, n))
+    return np.ascontiguousarray(M).tobytes()
+
+
 def calibration(
     c: int, n: int, mask: np.ndarray | None = None, conformal: bool = False, tol: float = TOL, min_gap: float = MIN_GAP
 ) -> Calibration:
     """The random-generator spectra for c generators on R^n with search-space mask (c, n, n) (None: every
-    entry free), computed once per process (seeded, so reproducible)."""
-    M = np.ones((c, n, n), bool) if mask is None else np.broadcast_to(np.asarray(mask) != 0, (c, n, n))
-    return _calibration(c, n, np.ascontiguousarray(M).tobytes(), bool(conformal), float(tol), float(min_gap))
+    entry free): seeded, so reproducible; computed once and then kept (see the module docstring)."""
+    return _calibration(c, n, _mask_bytes(c, n, mask), bool(conformal), float(tol), float(min_gap))
+
+
+def warm_calibrations(c: int, n: int, mask: np.ndarray | None = None) -> threading.Thread:
+    """Start computing (or reading) the strict and conformal calibrations of this shape in a daemon thread,
+    for a process that will score generators of it: numpy's batched eigensolver releases the GIL, so the
+    work overlaps with training instead of stalling the first score that needs it.  The results are the
+    same ones :func:`calibration` would compute."""
+
+    def work() -> None:
+        for conformal in (False, True):
+            calibration(c, n, mask, conformal)
+
+    thread = threading.Thread(target=work, name="liegan-calibration", daemon=True)
+    thread.start()
+    return thread
 
 
 def metric_accepted(
@@ -324,10 +412,12 @@ def invariant_metric(
     if conformal and np.linalg.norm(L, axis=(1, 2)).max() <= 1e-12:
         raise ValueError("every generator is a pure dilation: a conformal metric is undefined")
     S, Vh, B = _constraint_spectrum(L)
-    cal = calibration(len(L), n, M, conformal, tol, min_gap)
-    stat, k = _statistic(S, cal.columns, tol, min_gap)
-    k = int(k)
-    chance = cal.chance(float(stat)) if k else 1.0
+    k, chance = 0, 1.0  # what _statistic gives when no candidate is well determined
+    if _eligible(S, tol, min_gap).any():  # only then do the random spectra matter
+        cal = calibration(len(L), n, M, conformal, tol, min_gap)
+        stat, k = _statistic(S, cal.columns, tol, min_gap)
+        k = int(k)
+        chance = cal.chance(float(stat)) if k else 1.0
     accepted = bool(k) and chance <= alpha
     gap = _gap(S, k or 1)
     noise = float(S[k - 1]) if k else float(S[0])

@@ -217,3 +217,60 @@ def test_learned_two_body_rotation_is_a_16_dimensional_family_in_words():
     # negative control: a family that is not built from 2-vectors is not described as one
     other = describe_family(invariant_metric(_on_last3_of_r4()).null_space)
     assert "2-vectors" not in other and other.startswith("a 2-dimensional family")
+
+
+# ------------------------------------------------------------------------ calibration: lazy, cached, warmed
+
+
+def _no_computation(*args):
+    raise AssertionError("the calibration was computed, not taken from the cache")
+
+
+def test_no_calibration_without_a_well_determined_candidate(monkeypatch):
+    """A dilation's spectrum is flat (no candidate), so its chance is 1 without any random draws."""
+    import liegan.metric as metric
+
+    monkeypatch.setattr(metric, "calibration", _no_computation)
+    res = invariant_metric(scaling(3))
+    assert (res.accepted, res.candidate_dim, res.chance) == (False, 0, 1.0)
+    with pytest.raises(AssertionError, match="computed"):  # negative control: so(1,3) has a candidate
+        invariant_metric(so13())
+
+
+def test_calibration_disk_cache_round_trip_and_damaged_files(monkeypatch, tmp_path):
+    import liegan.metric as metric
+
+    monkeypatch.setenv("LIEGAN_CACHE", str(tmp_path))
+    monkeypatch.setattr(metric, "_calibrations", {})
+    fresh = metric.calibration(1, 3)
+    (path,) = (tmp_path / "calibration").glob("*.npz")
+    compute = metric._compute_calibration
+    monkeypatch.setattr(metric, "_calibrations", {})
+    monkeypatch.setattr(metric, "_compute_calibration", _no_computation)
+    read = metric.calibration(1, 3)  # from the file alone
+    assert np.array_equal(read.columns, fresh.columns) and np.array_equal(read.statistic, fresh.statistic)
+    for damage in (b"not an npz file", None):
+        if damage is None:  # a well-formed file written under another key is not this calibration
+            np.savez(path, key=np.array("another key"), columns=fresh.columns, statistic=fresh.statistic)
+        else:
+            path.write_bytes(damage)
+        monkeypatch.setattr(metric, "_calibrations", {})
+        monkeypatch.setattr(metric, "_compute_calibration", compute)
+        again = metric.calibration(1, 3)  # computed again, and the file rewritten
+        assert np.array_equal(again.statistic, fresh.statistic), damage
+        monkeypatch.setattr(metric, "_calibrations", {})
+        monkeypatch.setattr(metric, "_compute_calibration", _no_computation)
+        assert np.array_equal(metric.calibration(1, 3).columns, fresh.columns), damage
+
+
+def test_warmed_calibrations_are_the_ones_a_score_uses(monkeypatch, tmp_path):
+    import liegan.metric as metric
+
+    monkeypatch.setenv("LIEGAN_CACHE", str(tmp_path))
+    monkeypatch.setattr(metric, "_calibrations", {})
+    mask = np.ones((1, 4, 4))
+    metric.warm_calibrations(1, 4, mask).join()
+    monkeypatch.setattr(metric, "_compute_calibration", _no_computation)
+    monkeypatch.setattr(metric, "_read_cached", _no_computation)
+    res = invariant_metric(so13()[:1], mask=mask)  # one boost: its strict solve needs the warmed (1, 4) shape
+    assert res.candidate_dim > 0

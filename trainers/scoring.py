@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from liegan.datasets.base import REGISTRY, DatasetInfo
+from liegan.metric import warm_calibrations
 from liegan.scores import span_similarity
 from liegan.symmetry import best_reference, score
 from liegan.verdict import TREND_EPOCHS, Verdict, make_verdict, primary_score
@@ -35,6 +36,8 @@ class Scorer:
 
     def __init__(self, info: DatasetInfo, mask: np.ndarray | None = None):
         self.info, self.mask = info, mask
+        if mask is not None and mask.ndim == 3:  # every score solves for a metric of this shape
+            warm_calibrations(*mask.shape[:2], mask)
         self.prev: np.ndarray | None = None
         self.last: dict = {}
         self.trend: list[float | None] = []
