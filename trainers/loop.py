@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib
 import signal
 import sys
 import threading
@@ -45,6 +44,7 @@ from liegan.generator import LieGenerator
 from liegan.io import InputError, TrainingError
 from liegan.lie import channel_orthogonality, identity_cosine
 from liegan.trainers import distributed
+from liegan.trainers.adam import FusedAdam
 from liegan.trainers.checkpoint import (
     CHECKPOINT_DIR,
     LAST,
@@ -144,10 +144,11 @@ class Trainer:
         self.D_step = distributed.wrap(self.D, self.ctx, device)
         g_params = [p for p in self.G.parameters() if p.requires_grad]
         # fused: one kernel per step instead of a loop of small ones per parameter (0.06 vs 0.25 ms for the
-        # [128, 128] discriminator on one CPU thread, about 3 % of a top-quark step); CPU and CUDA have it
-        fused = device.type in ("cpu", "cuda")
-        self.opt_g = torch.optim.Adam(g_params, lr=t.lr_g, betas=tuple(t.betas_g), fused=fused)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=tuple(t.betas_d), fused=fused)
+        # [128, 128] discriminator on one CPU thread, about 3 % of a top-quark step); CPU and CUDA have it.
+        # FusedAdam is that kernel without torch.optim, whose first optimiser imports torch._dynamo (adam.py)
+        adam = FusedAdam if device.type in ("cpu", "cuda") else torch.optim.Adam
+        self.opt_g = adam(g_params, lr=t.lr_g, betas=tuple(t.betas_g))
+        self.opt_d = adam(self.D.parameters(), lr=t.lr_d, betas=tuple(t.betas_d))
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.n_batches = (len(data) + t.batch_size - 1) // t.batch_size  # steps per epoch
         if t.identity_space == "fourier" and self.x.ndim != 4:
@@ -363,16 +364,6 @@ def _start_up(t) -> None:
     """Process-wide settings, made before anything is loaded."""
     if t.threads > 0:
         torch.set_num_threads(t.threads)
-    # torch.optim imports torch._dynamo on the first optimizer (about 1.3 s here, a tenth of a top-quark
-    # run's time to discovery); start that import now so it overlaps with reading the data (0.6-0.9 s of
-    # h5py and numpy, which release the GIL).  Trainer() then waits on the import lock if it is not done.
-    threading.Thread(target=_import_quietly, args=("torch._dynamo",), daemon=True).start()
-
-
-def _import_quietly(module: str) -> None:
-    """Import ``module`` ahead of its first use; a failure is left for that use to raise where it matters."""
-    with contextlib.suppress(Exception):
-        importlib.import_module(module)
 
 
 def _train(
