@@ -2,8 +2,6 @@
 
 import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +10,6 @@ import pytest
 from liegan import load_algebra
 from liegan.datasets.twobody import HNN_ORDER, simulate
 from liegan.trainers import resolve_config, train
-
-
-def liegan(*args, env=None, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "liegan", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def assert_one_line_error(proc, *needles):
@@ -42,31 +30,31 @@ def hnn_pickle(path: Path, n_traj: int = 200) -> np.ndarray:
     return traj
 
 
-def test_version_and_datasets():
-    assert liegan("--version").stdout.startswith("liegan ")
-    out = liegan("datasets").stdout
+def test_version_and_datasets(run_cli):
+    assert run_cli("--version").stdout.startswith("liegan ")
+    out = run_cli("datasets").stdout
     for name in ("twobody", "custom", "topquark", "rotation7"):
         assert name in out
 
 
-def test_train_export_load(tmp_path):
-    proc = liegan("train", "--n-samples", 1000, "--epochs", 1, "--logdir", tmp_path, "--name", "r", "--quiet")
+def test_train_export_load(tmp_path, run_cli, run_python):
+    proc = run_cli("train", "--n-samples", 1000, "--epochs", 1, "--logdir", tmp_path, "--name", "r", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert f"run folder: {tmp_path / 'r'}" in proc.stdout
     for fmt in ("npz", "json", "pt"):
         out = tmp_path / f"exported.{fmt}"
-        proc = liegan("export", tmp_path / "r", "--format", fmt, "--out", out)
+        proc = run_cli("export", tmp_path / "r", "--format", fmt, "--out", out)
         assert proc.returncode == 0, proc.stderr
         np.testing.assert_array_equal(load_algebra(out).generators, load_algebra(tmp_path / "r").generators)
     code = f"import liegan; a = liegan.load_algebra({str(tmp_path / 'r')!r}); print(a.generators.shape)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "(1, 8, 8)"
+    assert run_python("-c", code).stdout.strip() == "(1, 8, 8)"
     config = (tmp_path / "r" / "config.toml").read_text()
     assert "[train]" in config and "epochs = 1" in config
 
 
-def test_config_file_and_overrides(tmp_path):
+def test_config_file_and_overrides(tmp_path, run_cli):
     (tmp_path / "c.toml").write_text("[train]\nepochs = 1\nbatch_size = 500\n[data]\nn_samples = 1000\n")
-    proc = liegan(
+    proc = run_cli(
         "train",
         "--config",
         tmp_path / "c.toml",
@@ -104,11 +92,11 @@ def test_hnn_pickle_discovers_so2(tmp_path):
 # ---------------------------------------------------------------------------------------------- bad input
 
 
-def test_missing_data_file(tmp_path):
-    assert_one_line_error(liegan("train", "--data-file", tmp_path / "none.pkl", "--logdir", tmp_path), "none.pkl")
+def test_missing_data_file(tmp_path, run_cli):
+    assert_one_line_error(run_cli("train", "--data-file", tmp_path / "none.pkl", "--logdir", tmp_path), "none.pkl")
 
 
-def test_hostile_pickle_is_refused_without_running_code(tmp_path):
+def test_hostile_pickle_is_refused_without_running_code(tmp_path, run_cli):
     marker = tmp_path / "pwned"
 
     class Evil:
@@ -117,15 +105,15 @@ def test_hostile_pickle_is_refused_without_running_code(tmp_path):
 
     bad = tmp_path / "evil.pkl"
     bad.write_bytes(pickle.dumps({"coords": Evil()}))
-    proc = liegan("train", "--data-file", bad, "--logdir", tmp_path)
+    proc = run_cli("train", "--data-file", bad, "--logdir", tmp_path)
     assert_one_line_error(proc, "evil.pkl", "refusing")
     assert not marker.exists(), "the hostile pickle ran code"
 
 
-def test_wrong_shape_and_nan_in_custom_data(tmp_path):
+def test_wrong_shape_and_nan_in_custom_data(tmp_path, run_cli):
     np.savez(tmp_path / "flat.npz", x=np.zeros(10))
     assert_one_line_error(
-        liegan("train", "--dataset", "custom", "--data-file", tmp_path / "flat.npz", "--logdir", tmp_path),
+        run_cli("train", "--dataset", "custom", "--data-file", tmp_path / "flat.npz", "--logdir", tmp_path),
         "flat.npz",
         "shape",
     )
@@ -133,32 +121,32 @@ def test_wrong_shape_and_nan_in_custom_data(tmp_path):
     x[7, 1] = np.nan
     np.savez(tmp_path / "nan.npz", x=x)
     assert_one_line_error(
-        liegan("train", "--dataset", "custom", "--data-file", tmp_path / "nan.npz", "--logdir", tmp_path),
+        run_cli("train", "--dataset", "custom", "--data-file", tmp_path / "nan.npz", "--logdir", tmp_path),
         "nan.npz",
         "NaN",
     )
 
 
-def test_wrong_shape_hnn_pickle(tmp_path):
+def test_wrong_shape_hnn_pickle(tmp_path, run_cli):
     with open(tmp_path / "bad.pkl", "wb") as f:
         pickle.dump({"coords": np.zeros((4, 10, 6))}, f)
-    assert_one_line_error(liegan("train", "--data-file", tmp_path / "bad.pkl", "--logdir", tmp_path), "bad.pkl")
+    assert_one_line_error(run_cli("train", "--data-file", tmp_path / "bad.pkl", "--logdir", tmp_path), "bad.pkl")
 
 
-def test_unknown_dataset(tmp_path):
-    assert_one_line_error(liegan("train", "--dataset", "nope", "--logdir", tmp_path), "unknown dataset 'nope'")
+def test_unknown_dataset(tmp_path, run_cli):
+    assert_one_line_error(run_cli("train", "--dataset", "nope", "--logdir", tmp_path), "unknown dataset 'nope'")
 
 
-def test_unwritable_logdir(tmp_path):
+def test_unwritable_logdir(tmp_path, run_cli):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    proc = liegan("train", "--n-samples", 100, "--logdir", blocker / "runs")
+    proc = run_cli("train", "--n-samples", 100, "--logdir", blocker / "runs")
     assert_one_line_error(proc, "a-file", "cannot create the run folder")
 
 
-def test_export_of_a_malformed_run(tmp_path):
+def test_export_of_a_malformed_run(tmp_path, run_cli):
     (tmp_path / "algebra.npz").write_bytes(b"garbage")
-    assert_one_line_error(liegan("export", tmp_path), "algebra.npz")
+    assert_one_line_error(run_cli("export", tmp_path), "algebra.npz")
 
 
 @pytest.mark.parametrize(
@@ -169,15 +157,15 @@ def test_export_of_a_malformed_run(tmp_path):
         (["data", "synth", "topquark", "--jet", "10"], "--jets"),  # a nested subcommand names its own option
     ],
 )
-def test_misspelt_option_names_the_one_meant_and_starts_nothing(tmp_path, args, meant):
-    proc = liegan(*args, "--logdir", tmp_path / "runs", "--quiet")
+def test_misspelt_option_names_the_one_meant_and_starts_nothing(tmp_path, args, meant, run_cli):
+    proc = run_cli(*args, "--logdir", tmp_path / "runs", "--quiet")
     assert_one_line_error(proc, "did you mean", meant)
     assert proc.stderr.startswith(f"liegan {' '.join(args[:2] if args[0] == 'data' else args[:1])}: error")
     assert not (tmp_path / "runs").exists(), "a run folder was created"
 
 
-def test_unknown_option_without_a_close_one(tmp_path):
-    assert_one_line_error(liegan("export", tmp_path, "--zzzz"), "unrecognized option --zzzz", "--help")
+def test_unknown_option_without_a_close_one(tmp_path, run_cli):
+    assert_one_line_error(run_cli("export", tmp_path, "--zzzz"), "unrecognized option --zzzz", "--help")
 
 
 # ---------------------------------------------------------------------------------------- start-up cost
@@ -193,7 +181,7 @@ print("exit", code, "torch imported" if "torch" in sys.modules else "torch not i
 """
 
 
-def test_commands_that_do_not_train_do_not_import_torch(tmp_path):
+def test_commands_that_do_not_train_do_not_import_torch(tmp_path, run_python):
     from liegan import Algebra
     from liegan.algebras import so13
 
@@ -207,12 +195,10 @@ def test_commands_that_do_not_train_do_not_import_torch(tmp_path):
         ["runs", tmp_path],
         ["train", "--help"],
     ):
-        proc = subprocess.run(
-            [sys.executable, "-c", NO_TORCH, *map(str, args)], capture_output=True, text=True, timeout=120
-        )
+        proc = run_python("-c", NO_TORCH, *args, timeout=120)
         assert proc.stdout.strip().endswith("exit 0 torch not imported"), (args, proc.stdout[-300:], proc.stderr)
 
 
-def test_misspelt_command_or_choice_names_the_one_meant(tmp_path):
-    assert_one_line_error(liegan("trian"), "invalid choice: 'trian'", "did you mean 'train'?")
-    assert_one_line_error(liegan("export", tmp_path, "--format", "nzp"), "did you mean 'npz'?")
+def test_misspelt_command_or_choice_names_the_one_meant(tmp_path, run_cli):
+    assert_one_line_error(run_cli("trian"), "invalid choice: 'trian'", "did you mean 'train'?")
+    assert_one_line_error(run_cli("export", tmp_path, "--format", "nzp"), "did you mean 'npz'?")

@@ -7,8 +7,6 @@ then analyses the run folder the trainer wrote, through the function and through
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -40,14 +38,9 @@ def test_analysis_of_a_real_twobody_run_names_so2(twobody_run):
 
 
 @pytest.mark.slow
-def test_liegan_analyze_cli_on_a_real_twobody_run(twobody_run, tmp_path):
+def test_liegan_analyze_cli_on_a_real_twobody_run(twobody_run, tmp_path, run_cli):
     out = tmp_path / "report"
-    proc = subprocess.run(
-        [sys.executable, "-m", "liegan", "analyze", str(twobody_run.run_dir), "--out", str(out), "--no-figures"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_cli("analyze", twobody_run.run_dir, "--out", out, "--no-figures", timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert TWOBODY_MATCH in proc.stdout
     data = json.loads((out / "analysis.json").read_text())
@@ -58,18 +51,13 @@ def test_liegan_analyze_cli_on_a_real_twobody_run(twobody_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_liegan_analyze_on_a_real_rotation7_run_finds_c7_about_x3(tmp_path):
+def test_liegan_analyze_on_a_real_rotation7_run_finds_c7_about_x3(tmp_path, run_cli):
     """The default rotation7 preset (about 25 s): exp(L) is a rotation by a multiple of 2 pi / 7 about x3.
     Seeds 0-5 all reach order 7 (errors 0.004-0.040 against the tolerance 0.1); training is bitwise
     reproducible on CPU, so this is a deterministic check, not a flaky one."""
     cfg = resolve_config("rotation7", overrides={"run.logdir": str(tmp_path), "run.name": "r7", "train.seed": 0})
     run = train(cfg, progress=False).run_dir
-    proc = subprocess.run(
-        [sys.executable, "-m", "liegan", "analyze", str(run), "--no-figures"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli("analyze", run, "--no-figures")
     assert proc.returncode == 0, proc.stderr
     result = json.loads((run / "analysis.json").read_text())
     assert result["discrete_order"] == 7, result

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -60,28 +58,14 @@ def test_minkowski_beats_euclidean_and_learned_is_close(jets):
 
 
 @pytest.mark.slow
-def test_script_subprocess(jets, tmp_path):
+def test_script_subprocess(jets, tmp_path, run_python):
     Algebra(so13(), dataset="topquark", feature_names=["E", "px", "py", "pz"]).save(tmp_path / "run")
     out = tmp_path / "res.json"
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "liegan.analysis.metric_features",
-            str(tmp_path / "run"),
-            "--data-dir",
-            str(jets),
-            "--jets",
-            "600",
-            "--constituents",
-            "2",
-            "--classifier",
-            "logistic",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
+    p = run_python(
+        "-m",
+        "liegan.analysis.metric_features",
+        tmp_path / "run",
+        *("--data-dir", jets, "--jets", 600, "--constituents", 2, "--classifier", "logistic", "--out", out),
         timeout=180,
     )
     assert p.returncode == 0, p.stderr

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -93,30 +91,26 @@ def test_so13_export_json(tmp_path):
     assert "metric_cosine_minkowski" not in res and res["metric_signature"] == [1, 3]
 
 
-def _run(*args):
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120)
-
-
-def test_cli_analyze_subprocess(twobody_run):
-    p = _run("-m", "liegan", "analyze", str(twobody_run), "--no-figures")
+def test_cli_analyze_subprocess(twobody_run, run_python):
+    p = run_python("-m", "liegan", "analyze", str(twobody_run), "--no-figures")
     assert p.returncode == 0, p.stderr
     assert "best match: so(2)" in p.stdout and "analysis.json" in p.stdout
     assert (twobody_run / "analysis.json").exists()
 
 
 @pytest.mark.parametrize("script", ["report", "diagnostics", "metric", "discrete"])
-def test_scripts_run_as_modules(script, rotation7_file):
-    p = _run("-m", f"liegan.analysis.{script}", str(rotation7_file))
+def test_scripts_run_as_modules(script, rotation7_file, run_python):
+    p = run_python("-m", f"liegan.analysis.{script}", str(rotation7_file))
     assert p.returncode == 0, p.stderr
     assert "Warning" not in p.stderr, p.stderr
     assert p.stdout.strip()
 
 
 @pytest.mark.parametrize("script", [["-m", "liegan", "analyze"], ["-m", "liegan.analysis.metric"]])
-def test_bad_input_is_one_line(script, tmp_path):
+def test_bad_input_is_one_line(script, tmp_path, run_python):
     bad = tmp_path / "algebra.npz"
     bad.write_bytes(b"not a zip")
-    p = _run(*script, str(bad))
+    p = run_python(*script, str(bad))
     assert p.returncode == 2
     assert str(bad) in p.stderr and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "analysis.json").exists()

@@ -2,8 +2,6 @@
 
 import argparse
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -12,18 +10,12 @@ from liegan.algebras import twobody_so2
 from liegan.io import InputError
 
 
-def _liegan(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "liegan", *map(str, args)], capture_output=True, text=True, timeout=300
-    )
-
-
 @pytest.mark.slow
-def test_bridge_writes_figures_and_says_what_they_are(tmp_path):
+def test_bridge_writes_figures_and_says_what_they_are(tmp_path, run_cli):
     Algebra(
         twobody_so2(), dataset="twobody", config={"data": {"dataset": "twobody", "n_samples": 300, "seed": 0}}
     ).save(tmp_path / "run")
-    r = _liegan(
+    r = run_cli(
         "bridge",
         tmp_path / "run",
         "--fit-steps",
@@ -106,14 +98,14 @@ def test_every_option_has_help_and_its_default():
         assert "default:" in " ".join(line.split()), (flag, line)
 
 
-def test_bridge_bad_input_is_one_line(tmp_path):
-    r = _liegan("bridge", tmp_path / "missing")
+def test_bridge_bad_input_is_one_line(tmp_path, run_cli):
+    r = run_cli("bridge", tmp_path / "missing")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "missing" in r.stderr
     Algebra(twobody_so2()).save(tmp_path / "nodata")  # dataset 'unknown', no config
-    r = _liegan("bridge", tmp_path / "nodata", "--quiet")
+    r = run_cli("bridge", tmp_path / "nodata", "--quiet")
     assert r.returncode == 2 and "no dataset" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "nodata" / "bridge").exists()
-    r = _liegan("bridge", tmp_path / "nodata", "--objective", "sharpest")
+    r = run_cli("bridge", tmp_path / "nodata", "--objective", "sharpest")
     assert r.returncode == 2 and "descent.objective 'sharpest'" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 

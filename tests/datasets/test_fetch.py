@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -193,20 +191,20 @@ def test_legacy_record_layout(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_cli_fetch_all_then_offline(tmp_path, zenodo):
-    env = {**os.environ, "LIEGAN_ZENODO_API": zenodo.api, "LIEGAN_DATA": str(tmp_path)}
-    cmd = [sys.executable, "-m", "liegan", "data", "fetch", "topquark", "--split", "all", "--quiet"]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+def test_cli_fetch_all_then_offline(tmp_path, zenodo, run_cli):
+    env = {"LIEGAN_ZENODO_API": zenodo.api, "LIEGAN_DATA": str(tmp_path)}
+    cmd = ["data", "fetch", "topquark", "--split", "all", "--quiet"]
+    r = run_cli(*cmd, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     for name, data in PAYLOAD.items():
         assert (tmp_path / "topquark" / name).read_bytes() == data
     env["LIEGAN_ZENODO_API"] = "http://127.0.0.1:9/api"  # nothing listens there
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    r = run_cli(*cmd, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("verified earlier") == 3
     zenodo.corrupt.add("train.h5")
     (tmp_path / "topquark" / "train.h5").unlink()
     env["LIEGAN_ZENODO_API"] = zenodo.api
-    r = subprocess.run(cmd[:-3] + ["--split", "train", "--quiet"], capture_output=True, text=True, env=env, timeout=120)
+    r = run_cli(*cmd[:-3], "--split", "train", "--quiet", env=env, timeout=120)
     assert r.returncode == 2 and "md5" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "topquark" / "train.h5").exists()

@@ -3,10 +3,6 @@ the preset and the CLI."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import h5py
 import numpy as np
 import pytest
@@ -212,31 +208,21 @@ def test_presets_follow_published_protocol(preset):
 # ------------------------------------------------------------------------------------------------- CLI
 
 
-def _liegan(*args, env=None, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "liegan", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-    )
-
-
-def test_cli_train_without_file_exits_2_with_instructions(tmp_path):
-    r = _liegan("train", "--dataset", "topquark", "--data-dir", str(tmp_path), "--logdir", str(tmp_path / "runs"))
+def test_cli_train_without_file_exits_2_with_instructions(tmp_path, run_cli):
+    r = run_cli("train", "--dataset", "topquark", "--data-dir", str(tmp_path), "--logdir", str(tmp_path / "runs"))
     assert r.returncode == 2, r.stderr
     assert "liegan data fetch topquark" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 @pytest.mark.slow
-def test_cli_synth_then_train(tmp_path):
-    r = _liegan("data", "synth", "topquark", "--jets", "300", "--data-dir", str(tmp_path), "--quiet")
+def test_cli_synth_then_train(tmp_path, run_cli):
+    r = run_cli("data", "synth", "topquark", "--jets", "300", "--data-dir", str(tmp_path), "--quiet")
     assert r.returncode == 0, r.stderr
     assert "top jet mass median" in r.stdout
     for split in ("train", "val", "test"):
         assert (tmp_path / "topquark" / f"{split}.h5").is_file()
-    r = _liegan(
+    r = run_cli(
         "train",
         "--dataset",
         "topquark",

@@ -14,8 +14,6 @@ import io
 import os
 import shutil
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -401,14 +399,11 @@ def _out_path(box: Path, outside: Path, kind: str) -> Path | None:
     ],
     ids=["refused-option", "device-out", "sane-run"],
 )
-def test_real_processes(world, fuzz_stats, argv, rc):
+def test_real_processes(world, fuzz_stats, argv, rc, run_cli):
     """The same contract through the real command: argument parsing, imports and exit status as a user has them."""
     with case(world) as box:
         before = tree(box)
-        env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-        proc = subprocess.run(
-            [sys.executable, "-m", "liegan", *argv], capture_output=True, text=True, timeout=180, env=env
-        )
+        proc = run_cli(*argv, timeout=180)
         fuzz_stats["cli_cases"] += 1
         assert proc.returncode == rc, proc.stderr[-2000:]
         if rc == 2:

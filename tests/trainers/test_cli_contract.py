@@ -334,15 +334,11 @@ def test_outputs_follow_the_umask(sandbox):
 # --------------------------------------------------------------------------------------- real processes
 
 
-def _env():
-    return {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.3, 2.0], ids=["during-imports", "while-loading"])
-def test_early_ctrl_c_is_quiet_and_leaves_no_dead_end(sandbox, delay):
+def test_early_ctrl_c_is_quiet_and_leaves_no_dead_end(sandbox, delay, clean_env):
     cmd = [sys.executable, "-m", "liegan", *TRAIN]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -359,26 +355,8 @@ def test_early_ctrl_c_is_quiet_and_leaves_no_dead_end(sandbox, delay):
 
 
 @pytest.mark.slow
-def test_nproc_worker_error_is_one_line_exit_2(sandbox):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "liegan",
-            "train",
-            "--nproc",
-            "2",
-            "--dataset",
-            "custom",
-            "--data-file",
-            "missing.npz",
-            *TINY,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=_env(),
-    )
+def test_nproc_worker_error_is_one_line_exit_2(sandbox, run_cli):
+    proc = run_cli("train", "--nproc", "2", "--dataset", "custom", "--data-file", "missing.npz", *TINY, timeout=240)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
     assert "missing.npz: file not found" in lines[0] and not (sandbox / "runs" / "new").exists()

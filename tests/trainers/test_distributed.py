@@ -25,13 +25,6 @@ from liegan.trainers.distributed import Dist, epoch_permutation, rank_seed, shar
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _env():
-    env = dict(os.environ)
-    env.pop("RANK", None)
-    env.pop("WORLD_SIZE", None)
-    return env
-
-
 # ----------------------------------------------------------------------------------------------- pieces
 
 
@@ -133,10 +126,9 @@ def test_nproc_workers_get_the_launchers_resolved_config(tmp_path):
 # ---------------------------------------------------------------------------------------------- torchrun
 
 
-def test_torchrun_two_cpu_processes_train_one_liegan(tmp_path):
+def test_torchrun_two_cpu_processes_train_one_liegan(tmp_path, run_python):
     logdir = tmp_path / "runs"
     cmd = [
-        sys.executable,
         "-m",
         "torch.distributed.run",
         "--standalone",
@@ -153,12 +145,12 @@ def test_torchrun_two_cpu_processes_train_one_liegan(tmp_path):
         "--device",
         "cpu",
         "--logdir",
-        str(logdir),
+        logdir,
         "--name",
         "ddp",
         "--quiet",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=_env(), cwd=tmp_path)
+    proc = run_python(*cmd, timeout=240, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("run folder:") == 1, "only rank 0 reports"
 
@@ -220,14 +212,14 @@ ctx.close()
 
 
 @pytest.mark.parametrize("mode", ["global", "shard"])
-def test_identity_regulariser_under_ddp_has_the_single_process_gradient(tmp_path, mode):
+def test_identity_regulariser_under_ddp_has_the_single_process_gradient(tmp_path, mode, run_python):
     """R_id is |mean cosine| of the global batch: each rank's shard mean goes through Dist.mean (a
     differentiable all-reduce) before the absolute value, so DDP's averaged gradient equals one process's.
     The shards here have cosine means of opposite sign, where a per-shard |mean| (mode 'shard') differs."""
     script = tmp_path / "grad.py"
     script.write_text(GRADIENT_SCRIPT)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), mode]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=_env(), cwd=ROOT)
+    cmd = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", script, mode]
+    proc = run_python(*cmd, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     err = json.loads(proc.stdout.strip().splitlines()[-1])["err"]
     if mode == "global":
@@ -237,11 +229,8 @@ def test_identity_regulariser_under_ddp_has_the_single_process_gradient(tmp_path
 
 
 @pytest.mark.slow
-def test_liegan_train_nproc_wraps_torchrun(tmp_path):
+def test_liegan_train_nproc_wraps_torchrun(tmp_path, run_cli):
     cmd = [
-        sys.executable,
-        "-m",
-        "liegan",
         "train",
         "--nproc",
         "2",
@@ -252,18 +241,18 @@ def test_liegan_train_nproc_wraps_torchrun(tmp_path):
         "--device",
         "cpu",
         "--logdir",
-        str(tmp_path),
+        tmp_path,
         "--name",
         "np",
         "--quiet",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=_env(), cwd=ROOT)
+    proc = run_cli(*cmd, timeout=240, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert load_algebra(tmp_path / "np").metrics["world_size"] == 2.0
 
 
 @pytest.mark.slow
-def test_ctrl_c_under_nproc_checkpoints_exits_130_and_resumes(tmp_path):
+def test_ctrl_c_under_nproc_checkpoints_exits_130_and_resumes(tmp_path, clean_env, run_cli):
     """The terminal's Ctrl-C reaches the whole process group (liegan, torchrun, the workers), and torchrun
     forwards it to the workers again: the repeat is the same request, the checkpoint is written."""
     cmd = [
@@ -292,7 +281,7 @@ def test_ctrl_c_under_nproc_checkpoints_exits_130_and_resumes(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(),
+        env=clean_env,
         cwd=ROOT,
         start_new_session=True,
     )
@@ -308,14 +297,7 @@ def test_ctrl_c_under_nproc_checkpoints_exits_130_and_resumes(tmp_path):
     state = load_checkpoint(last)
     assert state["world_size"] == 2 and 1 <= state["epoch"] < 6
 
-    resumed = subprocess.run(
-        [sys.executable, "-m", "liegan", "train", "--nproc", "2", "--resume", str(tmp_path / "r"), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=_env(),
-        cwd=ROOT,
-    )
+    resumed = run_cli("train", "--nproc", "2", "--resume", tmp_path / "r", "--quiet", timeout=240, cwd=ROOT)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert load_checkpoint(last)["epoch"] == 6
     assert load_algebra(tmp_path / "r").metrics["replica_max_abs_diff"] == 0.0

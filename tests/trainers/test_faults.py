@@ -3,6 +3,7 @@ real runs where a hook breaks the generator: non-finite values, an exploding nor
 separates everything.  Each ends in a recovery (learning rates halved, last epoch boundary reloaded) or a
 clear TrainingError, and the run folder is always consistent."""
 
+import functools
 import math
 
 import pytest
@@ -12,22 +13,17 @@ from liegan import load_algebra
 from liegan.algebras import twobody_so2
 from liegan.config import TrainConfig
 from liegan.io import TrainingError
-from liegan.trainers import resolve_config, train
+from liegan.trainers import train
 from liegan.trainers.checkpoint import load_checkpoint
 from liegan.trainers.faults import FaultMonitor, health
 
 HEALTHY = [0.0, 8.0, 0.5, 0.5, 0.0]  # [non-finite, norm, real prob, fake prob, stop]
 
 
-def small_cfg(tmp_path, **overrides):
-    base = {
-        "data.n_samples": 2000,
-        "train.epochs": 3,
-        "run.logdir": str(tmp_path),
-        "run.name": "run",
-        "train.checkpoint_every": 1,
-    }
-    return resolve_config("twobody", overrides={**base, **overrides})
+@pytest.fixture
+def small_cfg(small_cfg):
+    """Three epochs with a checkpoint after each: a recovery has an epoch boundary to go back to."""
+    return functools.partial(small_cfg, **{"train.epochs": 3, "train.checkpoint_every": 1})
 
 
 def assert_consistent(run):
@@ -88,7 +84,7 @@ def _huge_rotation(norm: float) -> torch.Tensor:
     return norm * J / J.norm()
 
 
-def test_exploding_generator_stops_with_a_clear_message(tmp_path):
+def test_exploding_generator_stops_with_a_clear_message(tmp_path, small_cfg):
     def explode(trainer):
         if trainer.global_step == 20:
             with torch.no_grad():
@@ -99,14 +95,14 @@ def test_exploding_generator_stops_with_a_clear_message(tmp_path):
         match=r"exploding generator at epoch 1, step 20: .*norm 2000 > "
         r"max_generator_norm 1000.*last good checkpoint.*lower learning rate",
     ):
-        train(small_cfg(tmp_path, **{"train.fault_retries": 0}), progress=False, on_step=explode)
+        train(small_cfg(**{"train.fault_retries": 0}), progress=False, on_step=explode)
     run = tmp_path / "run"
     assert_consistent(run)
     assert not (run / "algebra.npz").exists(), "no algebra exported from a failed run"
     assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 1
 
 
-def test_one_non_finite_step_is_recovered_with_halved_learning_rates(tmp_path, capsys):
+def test_one_non_finite_step_is_recovered_with_halved_learning_rates(tmp_path, capsys, small_cfg):
     fired = []
 
     def poison_once(trainer):
@@ -115,7 +111,7 @@ def test_one_non_finite_step_is_recovered_with_halved_learning_rates(tmp_path, c
             with torch.no_grad():
                 trainer.G.L.fill_(math.nan)
 
-    cfg = small_cfg(tmp_path)
+    cfg = small_cfg()
     result = train(cfg, progress=False, on_step=poison_once)
     err = capsys.readouterr().err
     assert "non-finite loss/generator" in err and ", generator at epoch 1, step 20" in err
@@ -129,7 +125,7 @@ def test_one_non_finite_step_is_recovered_with_halved_learning_rates(tmp_path, c
     assert_consistent(tmp_path / "run")
 
 
-def test_recoveries_are_bounded(tmp_path, capsys):
+def test_recoveries_are_bounded(tmp_path, capsys, small_cfg):
     def always_explode(trainer):
         if trainer.step_in_epoch == 5:
             with torch.no_grad():
@@ -140,13 +136,13 @@ def test_recoveries_are_bounded(tmp_path, capsys):
         match=r"exploding generator at epoch 0.*after 1 recoveries.*"
         r"no checkpoint had been written yet, so .*run is not kept",
     ):
-        train(small_cfg(tmp_path, **{"train.fault_retries": 1}), progress=False, on_step=always_explode)
+        train(small_cfg(**{"train.fault_retries": 1}), progress=False, on_step=always_explode)
     assert capsys.readouterr().err.count("recovery") == 1
     assert not (tmp_path / "run").exists(), "nothing to resume: the folder goes, and the same command can run again"
-    train(small_cfg(tmp_path, **{"train.epochs": 1}), progress=False)
+    train(small_cfg(**{"train.epochs": 1}), progress=False)
 
 
-def test_collapsed_discriminator_is_detected(tmp_path):
+def test_collapsed_discriminator_is_detected(tmp_path, small_cfg):
     """A generator pinned to a fixed scaling by e^2 (z = 1, L = 2 I): no symmetry, and D learns to tell
     every transformed sample apart; the run must say so instead of training on."""
 
@@ -155,7 +151,6 @@ def test_collapsed_discriminator_is_detected(tmp_path):
             trainer.G.L.copy_(2.0 * torch.eye(8).expand_as(trainer.G.L))
 
     cfg = small_cfg(
-        tmp_path,
         **{
             "generator.coefficients": "integer",
             "generator.int_low": 1,
@@ -178,9 +173,9 @@ def test_collapsed_discriminator_is_detected(tmp_path):
     assert not (tmp_path / "run").exists(), "stopped before its first checkpoint: nothing kept"
 
 
-def test_healthy_default_run_raises_no_fault(tmp_path, capsys):
+def test_healthy_default_run_raises_no_fault(tmp_path, capsys, small_cfg):
     """Negative control: the default thresholds leave a normal run alone."""
-    result = train(small_cfg(tmp_path, **{"train.epochs": 2}), progress=False)
+    result = train(small_cfg(**{"train.epochs": 2}), progress=False)
     assert "warning" not in capsys.readouterr().err
     assert result.metrics["epochs"] == 2
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["recoveries"] == 0

@@ -3,8 +3,6 @@ ones fail it; modes that need an accepted invariant metric are skipped without o
 
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -89,16 +87,9 @@ def test_top_tagging_with_three_metrics(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_bad_input_is_one_line_with_status_2(tmp_path):
-    r = subprocess.run(
-        [sys.executable, "-m", "liegan", "fit", str(tmp_path / "missing")], capture_output=True, text=True, timeout=120
-    )
+def test_cli_bad_input_is_one_line_with_status_2(tmp_path, run_cli):
+    r = run_cli("fit", tmp_path / "missing", timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "file not found" in r.stderr, r.stderr
     Algebra(algebras.twobody_so2(), dataset="twobody").save(tmp_path)
-    r = subprocess.run(
-        [sys.executable, "-m", "liegan", "fit", str(tmp_path), "--modes", "plain,bogus"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = run_cli("fit", tmp_path, "--modes", "plain,bogus", timeout=120)
     assert r.returncode == 2 and "bogus" in r.stderr and r.stderr.count("\n") == 1, r.stderr

@@ -2,6 +2,7 @@
 prev.pt used with a warning; SIGTERM (in process) and SIGINT (a real `liegan train` subprocess) stop
 mid-epoch with a loadable checkpoint, and resuming gives bitwise the generators of an uninterrupted run."""
 
+import functools
 import os
 import signal
 import subprocess
@@ -19,15 +20,10 @@ from liegan.trainers.checkpoint import digest, load_checkpoint, load_latest, sav
 from liegan.trainers.loop import StopFlag
 
 
-def small_cfg(tmp_path, name, **overrides):
-    base = {
-        "data.n_samples": 2000,
-        "train.epochs": 3,
-        "run.logdir": str(tmp_path),
-        "run.name": name,
-        "train.checkpoint_every": 1,
-    }
-    return resolve_config("twobody", overrides={**base, **overrides})
+@pytest.fixture
+def small_cfg(small_cfg):
+    """Three epochs with a checkpoint after each, so a run has two generations to fall back on."""
+    return functools.partial(small_cfg, **{"train.epochs": 3, "train.checkpoint_every": 1})
 
 
 def a_state(epoch=1):
@@ -123,16 +119,16 @@ def test_a_crash_while_saving_leaves_the_previous_checkpoint(tmp_path, monkeypat
 # ---------------------------------------------------------------------------------------------- training
 
 
-def test_run_keeps_last_and_prev(tmp_path):
-    train(small_cfg(tmp_path, "r"), progress=False)
+def test_run_keeps_last_and_prev(tmp_path, small_cfg):
+    train(small_cfg("r"), progress=False)
     folder = tmp_path / "r" / "checkpoints"
     assert load_checkpoint(folder / "last.pt")["epoch"] == 3
     assert load_checkpoint(folder / "prev.pt")["epoch"] == 2, "the final checkpoint is not written twice"
 
 
-def test_resume_from_prev_when_last_is_truncated(tmp_path, capsys):
-    full = train(small_cfg(tmp_path, "full"), progress=False).algebra.generators
-    train(small_cfg(tmp_path, "part", **{"train.epochs": 2}), progress=False)
+def test_resume_from_prev_when_last_is_truncated(tmp_path, capsys, small_cfg):
+    full = train(small_cfg("full"), progress=False).algebra.generators
+    train(small_cfg("part", **{"train.epochs": 2}), progress=False)
     last = tmp_path / "part" / "checkpoints" / "last.pt"
     last.write_bytes(last.read_bytes()[:1000])  # epoch 2's checkpoint cut short; prev.pt holds epoch 1
     resumed = train(resume_config(tmp_path / "part", epochs=3), resume=tmp_path / "part", progress=False)
@@ -142,16 +138,16 @@ def test_resume_from_prev_when_last_is_truncated(tmp_path, capsys):
     assert load_checkpoint(last)["epoch"] == 3 and load_checkpoint(last.with_name("prev.pt"))["epoch"] == 2
 
 
-def test_sigterm_mid_epoch_then_resume_is_bitwise_exact(tmp_path):
+def test_sigterm_mid_epoch_then_resume_is_bitwise_exact(tmp_path, small_cfg):
     """Bitwise, because the checkpoint restores every RNG state, the epoch's permutation and position and
     Adam's state, and the CPU kernels (one thread) run the same operations in the same order."""
-    full = train(small_cfg(tmp_path, "full"), progress=False)
+    full = train(small_cfg("full"), progress=False)
 
     def terminate(trainer):
         if trainer.global_step == 21:  # epoch 1 has steps 16..31
             os.kill(os.getpid(), signal.SIGTERM)
 
-    part = train(small_cfg(tmp_path, "part"), progress=False, on_step=terminate)
+    part = train(small_cfg("part"), progress=False, on_step=terminate)
     assert part.interrupted
     state = load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")
     assert state["epoch"] == 1 and 0 < state["step_in_epoch"] < 16, "stopped mid-epoch"
@@ -170,7 +166,7 @@ def test_sigterm_mid_epoch_then_resume_is_bitwise_exact(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigint_subprocess_leaves_a_checkpoint_and_resume_finishes(tmp_path):
+def test_sigint_subprocess_leaves_a_checkpoint_and_resume_finishes(tmp_path, clean_env, run_cli):
     base = [
         sys.executable,
         "-m",
@@ -192,9 +188,8 @@ def test_sigint_subprocess_leaves_a_checkpoint_and_resume_finishes(tmp_path):
         str(tmp_path),
         "--quiet",
     ]
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
     proc = subprocess.Popen(
-        [*base, "--name", "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [*base, "--name", "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env
     )
     last = tmp_path / "run" / "checkpoints" / "last.pt"
     deadline = time.monotonic() + 120
@@ -210,13 +205,7 @@ def test_sigint_subprocess_leaves_a_checkpoint_and_resume_finishes(tmp_path):
     state = load_checkpoint(last)
     assert state["epoch"] in (1, 2, 3), "the interrupt checkpoint is one the run had not finished"
 
-    resumed = subprocess.run(
-        [*base[:3], "train", "--resume", str(tmp_path / "run"), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    resumed = run_cli("train", "--resume", tmp_path / "run", "--quiet", timeout=120)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert load_checkpoint(last)["epoch"] == 4
 

@@ -10,17 +10,12 @@ import torch
 
 from liegan import load_algebra
 from liegan.io import TrainingError
-from liegan.trainers import resolve_config, resume_config, train
+from liegan.trainers import resume_config, train
 from liegan.trainers.checkpoint import load_checkpoint
 
 
-def small_cfg(tmp_path, name="run", **overrides):
-    base = {"data.n_samples": 2000, "train.epochs": 2, "run.logdir": str(tmp_path), "run.name": name}
-    return resolve_config("twobody", overrides={**base, **overrides})
-
-
-def test_run_folder_layout_and_export(tmp_path):
-    result = train(small_cfg(tmp_path), progress=False)
+def test_run_folder_layout_and_export(tmp_path, small_cfg):
+    result = train(small_cfg(), progress=False)
     run = tmp_path / "run"
     assert result.run_dir == run
     assert (run / "config.toml").exists() and (run / "checkpoints" / "last.pt").exists()
@@ -33,35 +28,35 @@ def test_run_folder_layout_and_export(tmp_path):
 
 
 @pytest.mark.slow
-def test_default_preset_discovers_so2(tmp_path):
-    result = train(small_cfg(tmp_path, **{"data.n_samples": None, "train.epochs": 2}), progress=False)
+def test_default_preset_discovers_so2(tmp_path, small_cfg):
+    result = train(small_cfg(**{"data.n_samples": None, "train.epochs": 2}), progress=False)
     assert result.metrics["similarity_to_truth"] >= 0.99, result.metrics
 
 
-def test_same_seed_gives_identical_generators_on_cpu(tmp_path):
-    a = train(small_cfg(tmp_path, "a"), progress=False).algebra.generators
-    b = train(small_cfg(tmp_path, "b"), progress=False).algebra.generators
-    c = train(small_cfg(tmp_path, "c", **{"train.seed": 1}), progress=False).algebra.generators
+def test_same_seed_gives_identical_generators_on_cpu(tmp_path, small_cfg):
+    a = train(small_cfg("a"), progress=False).algebra.generators
+    b = train(small_cfg("b"), progress=False).algebra.generators
+    c = train(small_cfg("c", **{"train.seed": 1}), progress=False).algebra.generators
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
 
-def test_stop_and_resume_equals_uninterrupted_run(tmp_path):
-    full = train(small_cfg(tmp_path, "full", **{"train.epochs": 3}), progress=False).algebra.generators
-    train(small_cfg(tmp_path, "part", **{"train.epochs": 1}), progress=False)
+def test_stop_and_resume_equals_uninterrupted_run(tmp_path, small_cfg):
+    full = train(small_cfg("full", **{"train.epochs": 3}), progress=False).algebra.generators
+    train(small_cfg("part", **{"train.epochs": 1}), progress=False)
     resumed = train(resume_config(tmp_path / "part", epochs=3), resume=tmp_path / "part", progress=False)
     np.testing.assert_array_equal(resumed.algebra.generators, full)
     assert load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["epoch"] == 3
 
 
-def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, small_cfg):
     def poison(trainer):
         if trainer.epoch == 1 and trainer.step_in_epoch == 3:
             with torch.no_grad():
                 trainer.G.L.fill_(float("nan"))
 
     with pytest.raises(TrainingError, match="non-finite .* epoch 1.*last good checkpoint"):
-        train(small_cfg(tmp_path, **{"train.epochs": 3, "train.checkpoint_every": 1}), progress=False, on_step=poison)
+        train(small_cfg(**{"train.epochs": 3, "train.checkpoint_every": 1}), progress=False, on_step=poison)
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
     assert state["epoch"] == 1 and torch.isfinite(state["generator"]["L"]).all()
     assert not (tmp_path / "run" / "algebra.npz").exists(), "no algebra exported from a diverged run"
@@ -75,11 +70,11 @@ def test_cosine_learning_rate_schedule():
     assert TrainConfig().lr_factor(7.3) == 1.0
 
 
-def test_scheduled_run_resumes_exactly_and_applies_the_rates(tmp_path):
+def test_scheduled_run_resumes_exactly_and_applies_the_rates(tmp_path, small_cfg):
     over = {"train.epochs": 3, "train.lr_schedule": "cosine", "train.lr_floor": 0.2}
-    full = train(small_cfg(tmp_path, "full", **over), progress=False)
+    full = train(small_cfg("full", **over), progress=False)
     steps = 3 * 16  # 3 epochs of 2000 samples at batch 128
-    lr_g = small_cfg(tmp_path, "x").train.lr_g
+    lr_g = small_cfg("x").train.lr_g
     last = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")["opt_g"]["param_groups"][0]["lr"]
     expected = lr_g * (0.2 + 0.8 * 0.5 * (1 + np.cos(np.pi * (steps - 1) / steps)))  # the last step's rate
     assert last == pytest.approx(expected, rel=1e-9)
@@ -88,22 +83,22 @@ def test_scheduled_run_resumes_exactly_and_applies_the_rates(tmp_path):
         if trainer.global_step == 21:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    assert train(small_cfg(tmp_path, "part", **over), progress=False, on_step=terminate).interrupted
+    assert train(small_cfg("part", **over), progress=False, on_step=terminate).interrupted
     resumed = train(resume_config(tmp_path / "part"), resume=tmp_path / "part", progress=False)
     np.testing.assert_array_equal(resumed.algebra.generators, full.algebra.generators)
-    constant = train(small_cfg(tmp_path, "const", **{"train.epochs": 3}), progress=False)
+    constant = train(small_cfg("const", **{"train.epochs": 3}), progress=False)
     assert not np.array_equal(constant.algebra.generators, full.algebra.generators)  # the schedule acted
 
 
-def test_stop_when_converged_ends_at_the_verdicts_convergence(tmp_path):
+def test_stop_when_converged_ends_at_the_verdicts_convergence(tmp_path, small_cfg):
     """The run ends at an epoch boundary (after at least three epochs) once the verdict's convergence test
     passes, and the stored verdict says converged; with the generator frozen (lr 0: never the symmetry) it runs on."""
     over = {"data.n_samples": 4000, "train.epochs": 8, "train.stop_when_converged": True}
-    early = train(small_cfg(tmp_path, "early", **over), progress=False)
+    early = train(small_cfg("early", **over), progress=False)
     e = early.metrics["epochs"]
     assert 3 <= e < 8 and early.metrics["stopped_when_converged"] == 1.0, early.metrics
     assert early.algebra.verdict["converged"] and len(early.history) == e
     frozen_over = over | {"train.lr_g": 0.0, "train.epochs": 3, "data.n_samples": 2000}
-    frozen = train(small_cfg(tmp_path, "frozen", **frozen_over), progress=False)
+    frozen = train(small_cfg("frozen", **frozen_over), progress=False)
     assert frozen.metrics["epochs"] == 3 and "stopped_when_converged" not in frozen.metrics
     assert not frozen.algebra.verdict["converged"]
