@@ -273,6 +273,18 @@ def arrays_digest(generators: np.ndarray, mask: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def subgroup_basis(path: str | Path, n: int | None = None) -> np.ndarray:
+    """The generators (c, m, m) of the algebra at ``path`` (read by :func:`load_algebra`): the fixed basis of
+    subgroup mode.  ``n``: the data's dimension, which m must equal."""
+    L = load_algebra(path).generators
+    if n is not None and L.shape[-1] != n:
+        raise InputError(
+            f"{path}: its {L.shape[0]} generator(s) act on R^{L.shape[-1]} ({L.shape[-1]} x {L.shape[-1]} "
+            f"matrices) but the data have n = {n}; subgroup mode needs an algebra of the data's dimension"
+        )
+    return L
+
+
 def load_algebra(path: str | Path) -> Algebra:
     """Load an Algebra from a run folder, ``algebra.npz`` (with its sibling JSON when present), a
     self-contained ``.json`` export, or a ``.pt`` export.  Malformed input raises :class:`InputError`."""

@@ -90,7 +90,10 @@ class GeneratorConfig:
     bound: float = _num(1.0, lo=0, above=True, hi=1e3)
     int_low: int = _num(-10, lo=-1000, hi=1000)
     int_high: int = _num(9, lo=-1000, hi=1000)
-    subgroup: bool = False  # freeze L and learn the coefficients' mean and covariance instead
+    # subgroup mode (the original LieGAN's lie_subgrp): L is the basis of the algebra file subgroup_from, kept
+    # fixed, and only the coefficients' mean and covariance are learnt; --subgroup-from FILE turns it on
+    subgroup: bool = False
+    subgroup_from: str | None = None  # run folder, algebra.npz or an exported algebra file
     # > 0: each channel's effective matrix is rescaled to this Frobenius norm, so only directions are learnt
     # and sigma alone sets how far the sampled transformations reach (0: off, the norms are learnt too)
     fixed_norm: float = _num(0.0, lo=0, hi=1e3)
@@ -215,6 +218,11 @@ class TrainCommandConfig:
             raise InputError(
                 f"{self._where('train.lambda_decay')}: got {t.lambda_decay}; allowed: [start, end] "
                 "epochs with start <= end"
+            )
+        if g.subgroup and not g.subgroup_from:
+            raise InputError(
+                f"{self._where('generator.subgroup')}: subgroup mode keeps a given basis fixed; name its "
+                "algebra file with --subgroup-from FILE (generator.subgroup_from)"
             )
         if not DEVICE.fullmatch(t.device):
             raise InputError(f"{self._where('train.device')}: got {t.device!r}; allowed: auto, cpu, cuda or cuda:N")

@@ -132,10 +132,11 @@ class LieGenerator(nn.Module):
     """c channels of n x n generators; ``forward`` transforms a batch with freshly sampled group elements.
 
     ``action`` names how g acts on the data (:mod:`liegan.actions`): 'vector' (x (b, k, n)) or 'grid'
-    (square images (b, C, H, H), n = 3).
+    (square images (b, C, H, H), n = 3).  ``basis`` (c, n, n): the fixed L of subgroup mode
+    (:func:`liegan.algebra.subgroup_basis`); without it L starts random (and a resumed run loads its own).
     """
 
-    def __init__(self, n: int, cfg: GeneratorConfig, action: str = "vector"):
+    def __init__(self, n: int, cfg: GeneratorConfig, action: str = "vector", basis: np.ndarray | None = None):
         super().__init__()
         try:
             self.act = get_action(action)
@@ -146,7 +147,11 @@ class LieGenerator(nn.Module):
         if c < 1:
             raise InputError(f"channels must be >= 1, got {c}")
         self.register_buffer("mask", build_mask(cfg.mask, n, c))
-        if cfg.init == "normal":
+        if basis is not None:
+            if tuple(basis.shape) != (c, n, n):
+                raise InputError(f"the fixed basis has shape {tuple(basis.shape)}, the generator ({c}, {n}, {n})")
+            L = torch.tensor(basis, dtype=torch.float32)
+        elif cfg.init == "normal":
             L = torch.randn(c, n, n) * cfg.init_scale
         elif cfg.init == "uniform":
             L = (torch.rand(c, n, n) * 2 - 1) * cfg.init_scale

@@ -236,12 +236,20 @@ def make_verdict(
 
     best: the closest reference algebra {name, similarity, chance}; trend: the primary score at the last
     epochs, oldest first (from training; analysis passes the stored one); context: epochs, steps, n_samples,
-    default_samples (the preset's), run_dir, for the advice.
+    default_samples (the preset's), run_dir, for the advice; given_basis, the algebra file of a subgroup-mode
+    run, whose generators were given rather than found.
     """
     L = np.asarray(L, dtype=np.float64)
     context = context or {}
     trend = list(trend or [])
     lines = _found(scores, symmetry, best, L, feature_names)
+    if context.get("given_basis"):
+        lines.insert(
+            0,
+            f"Subgroup mode: the generators were read from {context['given_basis']} and kept fixed; only "
+            "their coefficient distribution was learnt, so the scores below are the given basis's, not a "
+            "discovery, and whether that distribution settled is not judged.",
+        )
     kind, mline = _metric_line(scores.get("metric"), symmetry)
     lines.append(mline)
     ok, cline, advice, name, value = _convergence(scores, symmetry, trend, context)

@@ -25,6 +25,11 @@ TRAIN_OPTIONS = {
     "--seed": ("train.seed", "seed of initialisation, sampling and data order (runs are reproducible on CPU)"),
     "--device": ("train.device", "auto (CUDA when present), cpu, cuda or cuda:N"),
     "--mask": ("generator.mask", "search space: none, blocks:2,2,2,2, twobody4x4 or a .npy/.npz mask file"),
+    "--subgroup-from": (
+        "generator.subgroup_from",
+        "subgroup mode: keep the basis of this algebra (run folder or algebra file) fixed and learn only the "
+        "coefficient distribution",
+    ),
     "--coefficients": ("generator.coefficients", "coefficient distribution: normal, uniform or integer"),
     "--sigma": ("generator.sigma", "standard deviation of normal coefficients"),
     "--lambda-id": ("train.lambda_id", "weight of the identity regulariser"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from liegan.algebra import subgroup_basis
 from liegan.config import TrainCommandConfig, apply_overrides, config_from_dict, load_toml
 from liegan.datasets import get_spec
 from liegan.io import InputError
@@ -59,7 +60,35 @@ def resolve_config(
     apply_overrides(cfg, spec.presets.get(preset, {}), source=f"preset {name}:{preset}")
     apply_overrides(cfg, file_cfg, source=str(toml_path))
     apply_overrides(cfg, given, source="command line", labels=labels)
-    return cfg.check()
+    chosen = {f"{s}.{k}" for s, body in file_cfg.items() if isinstance(body, dict) for k in body} | set(given)
+    return _subgroup_mode(cfg, chosen).check()
+
+
+# what subgroup mode sets: the file's generators as they are (no mask, no rescaling)
+SUBGROUP_SETS = {"generator.mask": "none", "generator.fixed_norm": 0.0}
+
+
+def _subgroup_mode(cfg: TrainCommandConfig, chosen: set[str]) -> TrainCommandConfig:
+    """With generator.subgroup_from: the algebra file read (one line naming it if it is not one), subgroup
+    mode on, and the generator shaped to the file's basis (its channel count, no mask, no rescaling).  A value
+    the file or options chose that contradicts the basis is refused rather than silently replaced.  Whether
+    the basis acts on the data's dimension is known once the data are loaded (the trainer checks it)."""
+    g = cfg.generator
+    if g.subgroup_from is None:
+        return cfg
+    where = cfg._where("generator.subgroup_from")
+    path = Path(g.subgroup_from).expanduser()
+    basis = subgroup_basis(str(path))
+    sets = SUBGROUP_SETS | {"generator.channels": int(basis.shape[0]), "generator.subgroup": True}
+    for key, value in sets.items():
+        if key in chosen and _value(cfg, key) != value:
+            raise InputError(
+                f"{cfg._where(key)}: {_value(cfg, key)!r} contradicts {where} (subgroup mode uses the file's "
+                f"{basis.shape[0]} generator(s) as they are: {key} = {value!r}); drop one of the two"
+            )
+    apply_overrides(cfg, sets, source=where)
+    g.subgroup_from = str(path.resolve())  # a resumed run or a torchrun worker may start in another folder
+    return cfg
 
 
 def resume_config(

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
-from liegan.algebra import Algebra
+from liegan.algebra import Algebra, subgroup_basis
 from liegan.config import TrainCommandConfig, YKind
 from liegan.datasets import Dataset, load_dataset
 from liegan.discriminator import build_discriminator
@@ -121,7 +121,15 @@ class Trainer:
     """The models, optimisers and counters of one run, and every change made to them: the loop below only
     calls these methods, so what a checkpoint must hold is what this class holds."""
 
-    def __init__(self, cfg: TrainCommandConfig, data: Dataset, device: torch.device, ctx: Dist | None = None):
+    def __init__(
+        self,
+        cfg: TrainCommandConfig,
+        data: Dataset,
+        device: torch.device,
+        ctx: Dist | None = None,
+        basis: torch.Tensor | None = None,
+    ):
+        """basis: subgroup mode's fixed generators (a resumed run takes its own from the checkpoint)."""
         self.cfg, self.data, self.device = cfg, data, device
         self.ctx = ctx or Dist()
         info, t = data.info, cfg.train
@@ -129,7 +137,7 @@ class Trainer:
         self.data_digest = data_digest(data.x, data.y)  # what a resume must find again
         self.x = data.x.to(device)
         self.y = data.y.to(device) if (data.y is not None and info.y_kind != YKind.NONE) else None
-        self.G = LieGenerator(info.n_dim, cfg.generator, action=info.action).to(device)
+        self.G = LieGenerator(info.n_dim, cfg.generator, action=info.action, basis=basis).to(device)
         y_shape = tuple(self.y.shape[1:]) if self.y is not None else ()
         self.D = build_discriminator(
             info.action,
@@ -374,7 +382,9 @@ def _train(
     torch.manual_seed(cfg.train.seed)
     np.random.seed(cfg.train.seed)  # noqa: NPY002 (seeds any legacy-global numpy use downstream)
     data = ctx.on_main_first(lambda: load_dataset(cfg.data))
-    trainer = Trainer(cfg, data, device, ctx)
+    g = cfg.generator
+    basis = subgroup_basis(g.subgroup_from, data.info.n_dim) if g.subgroup and state is None else None
+    trainer = Trainer(cfg, data, device, ctx, basis)
     if state is not None:
         trainer.resume_from(state)
     elif ctx.rank:
@@ -548,7 +558,8 @@ class Session:
         # the verdict: in words, against chance, converged or not (printed by the CLI, stored, in TensorBoard)
         verdict = self.scorer.verdict(
             algebra.generators,
-            {"epochs": t.epoch, "steps": t.global_step, "n_samples": len(t.data), "run_dir": str(self.run_dir)},
+            {"epochs": t.epoch, "steps": t.global_step, "n_samples": len(t.data), "run_dir": str(self.run_dir)}
+            | ({"given_basis": self.cfg.generator.subgroup_from} if self.cfg.generator.subgroup else {}),
         )
         algebra.verdict = verdict.as_dict()
         algebra.symmetry = t.data.info.symmetry.to_dict() if t.data.info.symmetry is not None else None

@@ -7,11 +7,25 @@ from liegan.trainers import resolve_config
 
 def test_toml_round_trip(tmp_path):
     cfg = TrainCommandConfig()
-    apply_overrides(cfg, {"train.lr_g": "0.01", "discriminator.hidden": "64,32", "generator.subgroup": "true"})
+    apply_overrides(
+        cfg,
+        {
+            "train.lr_g": "0.01",
+            "discriminator.hidden": "64,32",
+            "generator.subgroup": "true",
+            "generator.subgroup_from": "so2/algebra.npz",
+        },
+    )
     (tmp_path / "c.toml").write_text(to_toml(cfg.to_dict()))
     back = config_from_dict(load_toml(tmp_path / "c.toml"))
     assert back == cfg
     assert back.train.lr_g == 0.01 and back.discriminator.hidden == [64, 32] and back.generator.subgroup is True
+
+
+def test_subgroup_mode_needs_the_basis_it_keeps():
+    cfg = apply_overrides(TrainCommandConfig(), {"generator.subgroup": "true"}, labels={"generator.subgroup": "--set"})
+    with pytest.raises(InputError, match="--subgroup-from"):
+        cfg.check()
 
 
 def test_unknown_keys_and_bad_values_are_errors():

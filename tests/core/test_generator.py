@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from liegan.algebras import so
 from liegan.config import GeneratorConfig
 from liegan.discriminator import Discriminator
 from liegan.generator import LieGenerator, build_mask
@@ -51,9 +52,13 @@ def test_coefficient_distributions(kind):
     assert G.coefficients.describe()["distribution"] == kind
 
 
-def test_subgroup_mode_freezes_L_and_learns_the_distribution():
-    G = LieGenerator(3, GeneratorConfig(channels=2, subgroup=True))
+def test_subgroup_mode_keeps_the_given_basis_and_learns_the_distribution():
+    basis = so(3)[:2]
+    G = LieGenerator(3, GeneratorConfig(channels=2, subgroup=True, subgroup_from="so3"), basis=basis)
     assert not G.L.requires_grad
+    torch.testing.assert_close(G.effective().double(), torch.from_numpy(basis), rtol=0, atol=1e-7)
+    with pytest.raises(InputError, match="fixed basis has shape"):
+        LieGenerator(3, GeneratorConfig(channels=3, subgroup=True, subgroup_from="so3"), basis=basis)
     z = G.coefficients(8, torch.device("cpu"))
     z.sum().backward()
     assert G.coefficients.mean.grad is not None and G.coefficients.chol.grad is not None
