@@ -58,13 +58,11 @@ class Jets:
     momenta: (N, k, 4) float32 (E, px, py, pz) in GeV of the k leading constituents (zero where padded)
     labels: (N,) int64, 1 = top, 0 = QCD
     mask: (N, k) bool, True where the constituent is real (not zero padding)
-    n_read: rows of the file looked at (before the class filter)
     """
 
     momenta: np.ndarray
     labels: np.ndarray
     mask: np.ndarray
-    n_read: int
 
 
 def _blocks(table: h5py.Dataset, src: str) -> dict[str, tuple[str, int]]:
@@ -238,7 +236,7 @@ def read_jets(
         bad = int((~np.isfinite(momenta)).any(axis=(1, 2)).sum())
         raise InputError(f"{src}: {bad} jets have NaN or inf momenta")
     mask = np.any(momenta != 0, axis=2)
-    return Jets(momenta=momenta, labels=labels, mask=mask, n_read=start)
+    return Jets(momenta=momenta, labels=labels, mask=mask)
 
 
 def split_path(cfg: DataConfig) -> Path:

@@ -101,11 +101,3 @@ def identity_cosine(gx: torch.Tensor, x: torch.Tensor, eps: float = 1e-8, space:
     gx, x = gx.flatten(2), x.flatten(2)
     return ((gx * x).sum(-1) / (gx.norm(dim=-1) * x.norm(dim=-1) + eps)).mean()
 
-
-def identity_regulariser(gx: torch.Tensor, x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """|identity_cosine(gx, x)|.
-
-    Small when the sampled transformations move points far from where they started, which keeps the
-    generator from collapsing onto the identity (a trivially undetectable "symmetry").
-    """
-    return identity_cosine(gx, x, eps).abs()
