@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from liegan.affine import affine_parts, describe_affine
+from liegan.cli import Parser
 from liegan.trainers import resolve_config, train
 from liegan.trainers.configure import set_options
 
@@ -47,7 +48,7 @@ def run(dataset: str, preset: str, seed: int, overrides: dict, logdir: str) -> d
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="rotmnist")
     ap.add_argument("--preset", default="default")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -10,13 +10,14 @@ import argparse
 import tempfile
 import time
 
+from liegan.cli import Parser
 from liegan.datasets import load_dataset
 from liegan.trainers import resolve_config, train
 from liegan.trainers.configure import set_options
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="default")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")

@@ -90,18 +90,15 @@ def register(subparsers) -> None:
 
 def resolve(args: argparse.Namespace):
     from liegan.config import BridgeConfig, apply_overrides, load_toml
-    from liegan.io import InputError
+    from liegan.trainers.configure import set_options
 
     cfg = BridgeConfig()
     if args.config:
         apply_overrides(cfg, load_toml(args.config), source=args.config)
     given = {key: v for flag, (key, _) in BRIDGE_OPTIONS.items() if (v := getattr(args, _dest(flag))) is not None}
     apply_overrides(cfg, given, source="command line")
-    for item in args.set:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise InputError(f"--set {item!r}: expected SECTION.KEY=VALUE")
-        apply_overrides(cfg, {key.strip(): value.strip()}, source="--set")
+    overrides, labels = set_options(args.set)
+    apply_overrides(cfg, overrides, source="--set", labels=labels)
     return cfg
 
 
