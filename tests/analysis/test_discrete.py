@@ -9,7 +9,7 @@ import scipy.linalg
 from liegan.algebras import so
 from liegan.analysis.discrete import analyse_generator, discrete_analysis, order_errors
 from liegan.config import DataConfig
-from liegan.datasets import REGISTRY, load_dataset
+from liegan.datasets import load_dataset
 from liegan.datasets.rotation7 import rotation7_target
 
 ROT_X3 = -so(3)[0]  # E_21 - E_12: the right-handed rotation about +x3
@@ -105,7 +105,7 @@ def test_a_declared_order_has_a_smaller_chance_than_a_searched_one():
 # ---------------------------------------------------------------------------------------- the dataset
 
 
-def test_rotation7_dataset_shapes_and_presets():
+def test_rotation7_dataset_shapes():
     ds = load_dataset(DataConfig(dataset="rotation7", n_samples=500, seed=3))
     assert ds.x.shape == (500, 1, 3) and ds.y.shape == (500, 1)
     sym = ds.info.symmetry
@@ -113,16 +113,6 @@ def test_rotation7_dataset_shapes_and_presets():
     assert sym.name == "C7 about x3" and sym.discrete.order == 7 and sym.discrete.axis == (0.0, 0.0, 1.0)
     full = load_dataset(DataConfig(dataset="rotation7"))
     assert len(full) == 20000
-    paper = REGISTRY["rotation7"].presets["paper"]  # the published protocol
-    assert paper["generator"] == {
-        "channels": 1,
-        "mask": "none",
-        "coefficients": "integer",
-        "int_low": -10,
-        "int_high": 9,
-    }
-    assert paper["train"]["lambda_id"] == 0.01
-    assert REGISTRY["rotation7"].presets["default"]["generator"]["coefficients"] == "integer"
     again = load_dataset(DataConfig(dataset="rotation7", n_samples=500, seed=3))
     assert np.array_equal(ds.x.numpy(), again.x.numpy())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -98,12 +99,33 @@ def test_cli_analyze_subprocess(twobody_run, run_python):
     assert (twobody_run / "analysis.json").exists()
 
 
-@pytest.mark.parametrize("script", ["report", "diagnostics", "metric", "discrete"])
+# what each script must say of rotation7_file: a rotation about x3 by 2 pi 3/7 (its sign is the axis's)
+SAYS = {
+    "report": [
+        r"best match: so\(3\) \(similarity 1\.0000",
+        r"exp\(L\) has order 7 .* about -x3",
+        "wrote .*analysis.json",
+    ],
+    "diagnostics": [r"best match: so\(3\) \(similarity 1\.0000", r"closure residual: 0\n", r"canonical basis: L_12"],
+    "metric": [
+        r"a 2-dimensional family of invariant forms",
+        r"it contains the Euclidean form I",
+        r"features: x1, x2, x3",
+    ],
+    "discrete": [r"channel 0: exp\(L\) has order 7 .* = 2pi\*3\.0\d/7 .* about -x3"],
+}
+
+
+@pytest.mark.parametrize("script", sorted(SAYS))
 def test_scripts_run_as_modules(script, rotation7_file, run_python):
     p = run_python("-m", f"liegan.analysis.{script}", str(rotation7_file))
     assert p.returncode == 0, p.stderr
     assert "Warning" not in p.stderr, p.stderr
-    assert p.stdout.strip()
+    for pattern in SAYS[script]:
+        assert re.search(pattern, p.stdout), (pattern, p.stdout)
+    if script == "report":  # what it printed is what it stored
+        stored = json.loads((rotation7_file.parent / "analysis.json").read_text())
+        assert stored["best_match"]["name"] == "so(3)" and stored["discrete_order"] == 7, stored
 
 
 @pytest.mark.parametrize("script", [["-m", "liegan", "analyze"], ["-m", "liegan.analysis.metric"]])

@@ -12,6 +12,12 @@ from liegan.config import DataConfig
 from liegan.datasets import load_dataset
 from liegan.trainers.predictor import fit_predictor, labelled
 
+# The loss changes along random generators of equal norm over the change along the tested one.  Fitted with
+# seeds 0-3 the discovered so(2) scores 50-915 and the wrong generator 0.85-0.88: each side has its own bar,
+# with room, so neither case passes by sitting near the other's.
+FLAT = 20.0
+NOT_FLAT = 2.0
+
 
 @pytest.fixture(scope="module")
 def trained():
@@ -28,7 +34,7 @@ def trained():
 def test_discovered_generator_is_flat(trained):
     model, test = trained
     rep = loss_invariance_error(model, test, twobody_so2(), n_random=8)
-    assert rep.ratio >= 10, rep.to_dict()
+    assert rep.ratio >= FLAT, rep.to_dict()
 
 
 def test_negative_control_wrong_generator_is_not_flat(trained):
@@ -38,7 +44,7 @@ def test_negative_control_wrong_generator_is_not_flat(trained):
     L[0, :2, :2] = [[0.0, 2.0], [-2.0, 0.0]]
     assert np.isclose(np.linalg.norm(L), np.linalg.norm(twobody_so2()))
     rep = loss_invariance_error(model, test, L, n_random=8)
-    assert rep.ratio < 10, rep.to_dict()
+    assert rep.ratio <= NOT_FLAT, rep.to_dict()
 
 
 def test_derivative_matches_finite_difference(trained):

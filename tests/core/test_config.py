@@ -1,8 +1,12 @@
+from typing import get_args
+
 import pytest
 
-from liegan.config import TrainCommandConfig, apply_overrides, config_from_dict, load_toml, to_toml
+from liegan.config import TrainCommandConfig, _field_types, apply_overrides, config_from_dict, load_toml, to_toml
+from liegan.datasets import REGISTRY
 from liegan.io import InputError
 from liegan.trainers import resolve_config
+from liegan.trainers.configure import set_options
 
 
 def test_toml_round_trip(tmp_path):
@@ -53,6 +57,48 @@ def test_resolution_order_defaults_preset_file_cli(tmp_path):
     assert cfg.train.epochs == 7 and cfg.generator.channels == 2  # the file overrides the preset
     assert cfg.train.batch_size == 16  # the command line overrides the file
     assert cfg.train.seed == 0  # None means "not given"
+
+
+PRESETS = [(name, preset) for name, spec in sorted(REGISTRY.items()) for preset in sorted(spec.presets)]
+
+
+def _as_option(value) -> str:
+    """A value as `--set` spells it."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _another(key: str, value):
+    """A valid value other than ``value`` for the field ``key``."""
+    section, _, name = key.partition(".")
+    typ, _ = _field_types(type(getattr(TrainCommandConfig(), section)))[name]
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value - 1 if name == "int_low" else value + 1  # int_low stays <= int_high
+    if isinstance(value, float):
+        return value / 2 if value else 0.5
+    if isinstance(value, list):
+        return [v + 1 for v in value]
+    choices = [a for a in get_args(typ) if isinstance(a, str)]  # a Literal (inside X | None or not)
+    choices = choices or [a for t in get_args(typ) for a in get_args(t) if isinstance(a, str)]
+    return next(c for c in choices or ["none", "affine"] if c != value)
+
+
+@pytest.mark.parametrize("name,preset", PRESETS, ids=[f"{n}-{p}" for n, p in PRESETS])
+def test_every_preset_value_is_composed_and_set_overrides_it(name, preset):
+    body = REGISTRY[name].presets[preset]
+    resolved = resolve_config(name, preset)
+    for key, value in ((f"{section}.{k}", v) for section, fields in body.items() for k, v in fields.items()):
+        section, _, field = key.partition(".")
+        assert getattr(getattr(resolved, section), field) == value, key
+        other = _another(key, value)
+        overrides, labels = set_options([f"{key}={_as_option(other)}"])
+        got = getattr(getattr(resolve_config(name, preset, overrides=overrides, labels=labels), section), field)
+        assert got == other and got != value, (key, got)
 
 
 def test_unknown_dataset_and_preset():

@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from liegan.config import DataConfig, TrainCommandConfig, apply_overrides
-from liegan.datasets import get_spec, load_dataset
+from liegan.config import DataConfig
+from liegan.datasets import load_dataset
 from liegan.io import InputError
 
 
@@ -83,12 +83,6 @@ def test_n_samples_keeps_first(tmp_path, xy):
     np.testing.assert_array_equal(ds.y.numpy(), y[:7].astype(np.float32))
     with pytest.raises(InputError, match="n_samples"):
         load_dataset(_cfg(tmp_path / "a.npz", n_samples=0))
-
-
-def test_preset():
-    spec = get_spec("custom")
-    cfg = apply_overrides(TrainCommandConfig(), spec.presets["default"])
-    assert (cfg.generator.channels, cfg.generator.mask) == (1, "none")
 
 
 class _Hostile:

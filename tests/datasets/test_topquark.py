@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from liegan.algebras import MINKOWSKI, so13
-from liegan.config import DataConfig, TrainCommandConfig, apply_overrides
-from liegan.datasets import get_spec, load_dataset
+from liegan.config import DataConfig
+from liegan.datasets import load_dataset
 from liegan.datasets import topquark as tq
 from liegan.datasets.topquark_synth import column_names
 from liegan.io import InputError
@@ -191,18 +191,6 @@ def test_load_reads_data_file_option(tmp_path):
     ds = load_dataset(DataConfig(dataset="topquark", data_file=str(path), constituents=1, n_samples=10))
     keep = np.flatnonzero(n_real[:10] >= 1)
     np.testing.assert_array_equal(ds.x.numpy(), p[keep, :1] / np.float32(tq.SCALE_GEV))
-
-
-@pytest.mark.parametrize("preset", ["paper", "default"])
-def test_presets_follow_published_protocol(preset):
-    cfg = apply_overrides(TrainCommandConfig(), get_spec("topquark").presets[preset], source=preset)
-    assert cfg.generator.channels == 7 and cfg.generator.mask == "none"
-    assert cfg.generator.coefficients == "normal" and cfg.generator.sigma == 1.0
-    assert cfg.data.constituents == 2
-    assert (cfg.train.lambda_id, cfg.train.eta_ch) == (1.0, 0.1)
-    if preset == "paper":  # the published optimiser settings too; 'default' trades them for speed
-        assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.mu_reg, cfg.data.n_samples) == (100, 64, 0.0, None)
-        assert (cfg.train.lr_g, cfg.train.lr_d, cfg.generator.fixed_norm) == (1e-3, 2e-4, 0.0)
 
 
 # ------------------------------------------------------------------------------------------------- CLI

@@ -12,8 +12,8 @@ from scipy.integrate import solve_ivp
 from scipy.stats import kstest
 
 from liegan.algebras import twobody_so2
-from liegan.config import DataConfig, TrainCommandConfig, apply_overrides
-from liegan.datasets import get_spec, load_dataset
+from liegan.config import DataConfig
+from liegan.datasets import load_dataset
 from liegan.datasets import twobody as tb
 from liegan.io import InputError
 
@@ -303,20 +303,3 @@ def test_hnn_missing_test_split(tmp_path):
     with pytest.raises(InputError, match="no 'test_coords' array"):
         load_dataset(DataConfig(dataset="twobody", data_file=str(path), split="test"))
 
-
-# ------------------------------------------------------------------------------------------------ presets
-
-
-def test_presets_apply_and_match_the_paper():
-    spec = get_spec("twobody")
-    assert set(spec.presets) >= {"default", "paper", "paper4x4"}
-    for name, preset in spec.presets.items():
-        apply_overrides(TrainCommandConfig(), preset, source=f"preset {name}")  # every key is a real option
-    paper = apply_overrides(TrainCommandConfig(), spec.presets["paper"])
-    g = paper.generator
-    assert (g.channels, g.mask, g.sigma, g.coefficients) == (1, "blocks:2,2,2,2", 1.0, "normal")
-    t = paper.train
-    assert (t.lambda_id, t.batch_size, t.lr_g, t.lr_d, t.epochs) == (1.0, 64, 1e-3, 2e-4, 100)
-    big = apply_overrides(TrainCommandConfig(), spec.presets["paper4x4"])
-    assert (big.generator.mask, big.generator.sigma, big.train.lambda_id) == ("twobody4x4", 3.0, 10.0)
-    assert DataConfig().dataset == "twobody"
