@@ -133,4 +133,5 @@ def test_bridge_on_top_quark_jets(tmp_path):
         res = run_bridge(tmp_path / name, cfg, out=tmp_path / name / "bridge")
         assert res["dataset"]["n_train"] == 6000 and res["fit"]["test_loss"] < 0.65, res["fit"]
         ratios[name] = res["invariance_ratio"]
-    assert ratios["so13"] >= 1.5 and ratios["random"] < 1.5, ratios
+    # with these settings so(1,3) scored 2.14 and the random algebra 0.87: each side has its own bar
+    assert ratios["so13"] >= 1.8 and ratios["random"] <= 1.2, ratios
