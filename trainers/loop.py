@@ -127,7 +127,7 @@ class Trainer:
         data: Dataset,
         device: torch.device,
         ctx: Dist | None = None,
-        basis: torch.Tensor | None = None,
+        basis: np.ndarray | None = None,
     ):
         """basis: subgroup mode's fixed generators (a resumed run takes its own from the checkpoint)."""
         self.cfg, self.data, self.device = cfg, data, device
