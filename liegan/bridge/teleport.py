@@ -25,7 +25,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from liegan.bridge.actions import Params, actions_for, load_params, params_of
+from liegan.bridge.actions import Params, RescaleAction, actions_for, load_params, params_of
 
 LossFn = Callable[[Params], torch.Tensor]
 
@@ -122,38 +122,51 @@ def _ascent_step(zs: list[torch.Tensor], objective: torch.Tensor, lr: float) -> 
     return True
 
 
-def teleport(
-    model: nn.Module,
-    loss_fn: LossFn,
-    actions: list[GroupAction] | None = None,
-    steps: int = 10,
-    lr: float = 0.1,
-    loss_tol: float = 1e-6,
-    objective: str = "grad_norm",
-    descent_lr: float | None = None,
-    guard: int = 0,
-) -> TeleportResult:
-    """Teleport ``model`` in place.  loss_fn(params) -> scalar loss at the parameter dict ``params``.
+def _rescaled_gradient_ascent(
+    loss_fn: LossFn, theta: Params, actions: list[GroupAction], zs: list[torch.Tensor], steps: int, lr: float
+) -> tuple[list[torch.Tensor], float, int]:
+    """The 'grad_norm' ascent along the neuron rescaling without re-evaluating the network: g(z).theta is
+    S(z) * theta entrywise, so its gradient is grad L(theta) / S(z), and one gradient serves every step (the
+    loss is unchanged by construction).  Returns the best coefficients, their ||grad L||^2 and the steps kept."""
+    ones = {k: torch.ones_like(v) for k, v in theta.items()}
+    leaves = {k: v.detach().requires_grad_(True) for k, v in theta.items()}
+    found = torch.autograd.grad(loss_fn(leaves), list(leaves.values()), allow_unused=True)
+    grads = {k: torch.zeros_like(v) if d is None else d for (k, v), d in zip(theta.items(), found, strict=True)}
 
-    Each ascent step moves the group coefficients by ``lr`` (in norm) along the objective's gradient, and
-    is kept only while the loss stays within ``loss_tol`` (relative) and the objective keeps growing.
-    'lookahead' needs ``descent_lr``, the step size of the descent that follows.  With ``guard`` > 0 a step
-    is also kept only while what ``guard`` descent steps of size descent_lr would then gain keeps growing:
-    on a non-compact orbit both objectives grow without bound near points where the descent that follows
-    diverges, and a few steps of it are what shows that.
-    """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"unknown teleport objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
-    if (objective == "lookahead" or guard) and not descent_lr:
-        raise ValueError("the 'lookahead' objective and the guard need descent_lr, the step size of the descent")
-    actions = actions_for(model) if actions is None else actions
-    theta = {k: v.requires_grad_(False) for k, v in params_of(model).items()}
-    dtype = next(iter(theta.values())).dtype
-    zs = [torch.zeros(a.basis(dtype).shape[0], dtype=dtype, requires_grad=True) for a in actions]
+    def objective(z: list[torch.Tensor]) -> torch.Tensor:
+        scale = _moved(ones, actions, z)
+        return sum(((grads[k] / scale[k]) ** 2).sum() for k in grads)
+
+    best, best_obj, taken = [z.detach().clone() for z in zs], float(objective(zs).detach()), 0
+    for _ in range(steps):
+        if not _ascent_step(zs, objective(zs), lr):
+            break
+        value = float(objective(zs).detach())
+        if not value > best_obj:
+            break
+        best, best_obj, taken = [z.detach().clone() for z in zs], value, taken + 1
+    return best, best_obj, taken
+
+
+def _ascent(
+    loss_fn: LossFn,
+    theta: Params,
+    actions,
+    zs,
+    steps: int,
+    lr: float,
+    loss_tol: float,
+    objective: str,
+    descent_lr,
+    guard,
+) -> tuple[list[torch.Tensor], float, float, int]:
+    """Normalised gradient ascent on the objective from the identity's image; a step is kept while the loss stays
+    within loss_tol of L(theta), the objective grows and (with a guard) so does the guarded descent's gain.
+    Returns the best coefficients, their ||grad L||^2 and objective, and the steps kept."""
+    loss0 = float(loss_fn(theta).detach())
     # the ascent starts from the image of the identity, which the data-dependent action does not leave in
     # place (U -> U sigma(P) sigma(P)^+ projects U onto the batch's activations when it is smaller than h)
     start = _moved(theta, actions, [z.detach() for z in zs])
-    loss0, gsq0, obj0 = (float(v.detach()) for v in _score(loss_fn, theta, objective, descent_lr, False))
     _, start_gsq, start_obj = (float(v.detach()) for v in _score(loss_fn, start, objective, descent_lr, False))
     best, best_gsq, best_obj, taken = [z.detach().clone() for z in zs], start_gsq, start_obj, 0
     best_gain = _descent_gain(loss_fn, start, descent_lr, guard) if guard else 0.0
@@ -172,11 +185,56 @@ def teleport(
                 break
             best_gain = gain
         best, best_gsq, best_obj, taken = cand, float(c_gsq), float(c_obj.detach()), taken + 1
+    return best, best_gsq, best_obj, taken
+
+
+def teleport(
+    model: nn.Module,
+    loss_fn: LossFn,
+    actions: list[GroupAction] | None = None,
+    steps: int = 10,
+    lr: float = 0.1,
+    loss_tol: float = 1e-6,
+    objective: str = "grad_norm",
+    descent_lr: float | None = None,
+    guard: int = 0,
+    closed_form: bool = True,
+) -> TeleportResult:
+    """Teleport ``model`` in place.  loss_fn(params) -> scalar loss at the parameter dict ``params``.
+
+    Each ascent step moves the group coefficients by ``lr`` (in norm) along the objective's gradient, and
+    is kept only while the loss stays within ``loss_tol`` (relative) and the objective keeps growing.
+    'lookahead' needs ``descent_lr``, the step size of the descent that follows.  With ``guard`` > 0 a step
+    is also kept only while what ``guard`` descent steps of size descent_lr would then gain keeps growing:
+    on a non-compact orbit both objectives grow without bound near points where the descent that follows
+    diverges, and a few steps of it are what shows that.  'grad_norm' along the neuron rescaling alone,
+    unguarded, is computed in closed form from one gradient (``closed_form=False``: by re-evaluating the
+    network at every step, the same steps up to rounding).
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown teleport objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
+    if (objective == "lookahead" or guard) and not descent_lr:
+        raise ValueError("the 'lookahead' objective and the guard need descent_lr, the step size of the descent")
+    actions = actions_for(model) if actions is None else actions
+    theta = {k: v.requires_grad_(False) for k, v in params_of(model).items()}
+    dtype = next(iter(theta.values())).dtype
+    zs = [torch.zeros(a.basis(dtype).shape[0], dtype=dtype, requires_grad=True) for a in actions]
+    loss0, gsq0, obj0 = (float(v.detach()) for v in _score(loss_fn, theta, objective, descent_lr, False))
+    if closed_form and objective == "grad_norm" and not guard and all(type(a) is RescaleAction for a in actions):
+        best, best_gsq, taken = _rescaled_gradient_ascent(loss_fn, theta, actions, zs, steps, lr)
+        best_obj = best_gsq
+    else:
+        best, best_gsq, best_obj, taken = _ascent(
+            loss_fn, theta, actions, zs, steps, lr, loss_tol, objective, descent_lr, guard
+        )
     if not taken or not best_obj > obj0:  # no gain over the start: the network stays as it was
         return TeleportResult(loss0, loss0, gsq0, gsq0, 0, obj0, obj0)
     with torch.no_grad():
-        load_params(model, _moved(theta, actions, best))
-        loss1 = float(loss_fn({k: v.detach() for k, v in model.named_parameters()}))
+        moved = _moved(theta, actions, best)
+        loss1 = float(loss_fn(moved))
+    if abs(loss1 - loss0) > loss_tol * max(abs(loss0), 1e-30):  # the closed form is checked here, once
+        return TeleportResult(loss0, loss0, gsq0, gsq0, 0, obj0, obj0)
+    load_params(model, moved)
     return TeleportResult(loss0, loss1, gsq0, best_gsq, taken, obj0, best_obj)
 
 

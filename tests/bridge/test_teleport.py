@@ -295,3 +295,23 @@ def test_descend_stops_at_the_target_and_warms_up():
     descend(warm, data, 0.3, 1, warmup=10)  # the first step is a tenth of lr
     for k, v in start.items():
         assert torch.allclose(warm.state_dict()[k] - v, 0.1 * (one.state_dict()[k] - v), atol=1e-15), k
+
+
+def test_closed_form_rescaling_ascent_takes_the_same_steps_as_re_evaluating_the_network():
+    """'grad_norm' along the neuron rescaling from one gradient: the same point, loss and ||grad L||^2 as the
+    ascent that re-evaluates the network at every step, and ||grad L||^2 at the new point is what it says."""
+    from liegan.bridge.actions import mlp
+
+    data = _classes()
+    torch.manual_seed(0)
+    fast = mlp(6, [8, 10, 9], 2, "leaky_relu").double()
+    slow = copy.deepcopy(fast)
+    a = teleport(fast, _loss_fn(fast, data), steps=8, lr=0.2)
+    b = teleport(slow, _loss_fn(slow, data), steps=8, lr=0.2, closed_form=False)
+    assert a.steps_taken == b.steps_taken == 8 and a.loss_change <= 1e-12
+    assert a.grad_sq_after == pytest.approx(b.grad_sq_after, rel=1e-10) and a.grad_sq_after > 2 * a.grad_sq_before
+    for (k, p), q in zip(fast.named_parameters(), slow.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-12), k
+    params = {k: v.detach().requires_grad_(True) for k, v in fast.named_parameters()}
+    grads = torch.autograd.grad(prediction_loss(fast, data, params), list(params.values()))
+    assert float(sum((g**2).sum() for g in grads)) == pytest.approx(a.grad_sq_after, rel=1e-10)
