@@ -7,6 +7,7 @@ plain run against teleported runs from the same initialisation with the same ste
   rescale/grad_norm    the exact neuron-rescaling symmetry of every hidden layer (whole training set),
                        maximising ||grad L||^2 (the paper's objective), a step kept only while five descent
                        steps from it gain more (without that guard the 80x larger gradient diverges)
+  rescale/grad_norm/5  five unguarded ascent steps of the same, computed from one gradient (closed form)
   rescale/lookahead    the same orbit, maximising the decrease of the next descent step (at the descent's lr)
   rescale/lookahead/25 ... and again every 25 steps
   data/grad_norm       the data-dependent GL action on every pair of consecutive layers, on 4 mini-batches of
@@ -39,6 +40,7 @@ from liegan.trainers.predictor import Teleporting, descend, labelled
 VARIANTS = {
     "plain": None,
     "rescale/grad_norm": dict(steps=20, lr=0.2, guard=5),
+    "rescale/grad_norm/5": dict(steps=5, lr=0.2),
     "rescale/lookahead": dict(steps=20, lr=0.2, objective="lookahead"),
     "rescale/lookahead/25": dict(steps=20, lr=0.2, objective="lookahead", every=25),
     "data/grad_norm": dict(actions="data", batches=4, steps=10, lr=0.1),
