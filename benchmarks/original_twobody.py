@@ -62,7 +62,8 @@ def run_original(checkout: Path, python: str, seed: int, target: float, stub: bo
     cmd = [python, "-u", "-c", LAUNCH.format(stub=stub), *README_ARGS, "--seed", str(seed)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=checkout, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    block, epoch, out = None, -1, {"seconds": float("nan"), "epoch": None, "cos": float("nan")}
+    block, epoch = None, -1
+    out = {"seconds": float("nan"), "epoch": None, "cos": float("nan"), "last_epoch": None}
     try:
         for line in proc.stdout:
             if line.startswith("Epoch "):
@@ -75,7 +76,7 @@ def run_original(checkout: Path, python: str, seed: int, target: float, stub: bo
                     at = time.perf_counter() - t0
                     L = np.array([float(v) for v in FLOAT.findall(" ".join(block))]).reshape(so2.shape)
                     cos = abs(frobenius_cosine(L[0], so2[0]))
-                    block, out["cos"] = None, cos
+                    block, out["cos"], out["last_epoch"] = None, cos, epoch
                     if cos >= target:
                         out.update(seconds=at, epoch=epoch)
                         break
@@ -131,8 +132,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="liegan-side-") as logdir:
         for s in args.seeds:
             if args.only != "liegan":
-                orig[s] = run_original(args.checkout, python, s, args.target, stub, args.limit)
-                print(f"original seed {s}: {orig[s]['seconds']:.2f} s (after epoch {orig[s]['epoch']})", flush=True)
+                orig[s] = o = run_original(args.checkout, python, s, args.target, stub, args.limit)
+                seen = f"after epoch {o['epoch']}" if o["epoch"] is not None else f"not reached in {args.limit:g} s"
+                last = f"last printed epoch {o.get('last_epoch')}, |cos| {o['cos']:.4f}"
+                print(f"original seed {s}: {o['seconds']:.2f} s ({seen}; {last})", flush=True)
             if args.only != "original":
                 ours[s] = run_liegan(s, args.target, logdir)
                 r = ours[s]
