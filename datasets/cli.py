@@ -67,9 +67,9 @@ def _splits(choice: str) -> list[str]:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from liegan.datasets.fetch import fetch_record_files, is_verified
+    from liegan.datasets.fetch import check_folder, fetch_record_files, is_verified
 
-    dest = _root(args)
+    dest = check_folder(_root(args), f"--data-dir {args.data_dir}" if args.data_dir else None)
     names = [f"{s}.h5" for s in _splits(args.split)]
     already = [n for n in names if is_verified(dest / n) and not args.force]
     paths = fetch_record_files(TOPQUARK_RECORD, names, dest, api=args.api, progress=not args.quiet, force=args.force)

@@ -76,31 +76,65 @@ def _open(url: str, headers: dict | None = None):
     return urllib.request.urlopen(req, timeout=TIMEOUT_S)
 
 
+MAX_RECORD_BYTES = 16 << 20  # a record's JSON is a few kB; anything this large is not one
+
+
 def record_files(record: int | str, api: str | None = None) -> dict[str, RemoteFile]:
-    """{file name: RemoteFile} from the records API (handles the legacy and the current JSON layouts)."""
+    """{file name: RemoteFile} from the records API (handles the legacy and the current JSON layouts).
+
+    The server's JSON is untrusted: anything but the documented layout (an object whose ``files`` is a list
+    or an ``entries`` mapping of objects with a string name, an http(s) link, an ``md5:`` hex checksum and a
+    non-negative integer size) is an InputError naming the URL, before anything is written."""
     url = f"{api_base(api)}/records/{record}"
     try:
         with _open(url, {"Accept": "application/json"}) as r:
-            meta = json.loads(r.read().decode("utf-8"))
-    except (urllib.error.URLError, OSError, ValueError) as e:
+            body = r.read(MAX_RECORD_BYTES + 1)
+        if len(body) > MAX_RECORD_BYTES:
+            raise ValueError(f"the response exceeds {MAX_RECORD_BYTES >> 20} MiB")
+        meta = json.loads(body.decode("utf-8"))
+    except (urllib.error.URLError, OSError, ValueError, RecursionError) as e:
         raise InputError(f"{url}: cannot read the record's file list ({e})") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{url}: the record is a JSON {type(meta).__name__}, not an object")
     files = meta.get("files", [])
     if isinstance(files, dict):  # InvenioRDM: {"entries": {name: {...}}} or a list under "entries"
         files = files.get("entries", files)
         files = list(files.values()) if isinstance(files, dict) else files
+    if not isinstance(files, list):
+        raise InputError(f"{url}: 'files' is a JSON {type(files).__name__}, not a list of files")
     out = {}
-    for f in files if isinstance(files, list) else []:
-        name = f.get("key") or f.get("filename")
-        links = f.get("links", {})
-        link = links.get("content") or links.get("self") or links.get("download")
-        checksum = str(f.get("checksum", ""))
-        if not name or not link or not checksum.startswith("md5:"):
-            continue
-        size = f.get("size") or f.get("filesize")
-        out[name] = RemoteFile(name=name, url=link, md5=checksum[4:].lower(), size=size)
+    for f in files:
+        remote = _remote_file(f, url)
+        if remote is not None:
+            out[remote.name] = remote
     if not out:
         raise InputError(f"{url}: the record lists no files with an md5 checksum")
     return out
+
+
+def _remote_file(f, url: str) -> RemoteFile | None:
+    """One entry of a record's file list, checked; None for an entry without an md5 (not ours to verify)."""
+    if not isinstance(f, dict):
+        raise InputError(f"{url}: a 'files' entry is a JSON {type(f).__name__}, not an object")
+    name = f.get("key") or f.get("filename")
+    links = f.get("links") or {}
+    if not isinstance(links, dict):
+        raise InputError(f"{url}: the 'links' of file {name!r} are not an object")
+    link = links.get("content") or links.get("self") or links.get("download")
+    checksum = f.get("checksum", "")
+    if not isinstance(checksum, str) or not checksum.startswith("md5:"):
+        return None
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+        raise InputError(f"{url}: a file's name {name!r} is not a plain file name")
+    if not isinstance(link, str) or not link.startswith(("http://", "https://")):
+        raise InputError(f"{url}: file {name!r} has no http(s) download link (got {link!r})")
+    md5 = checksum[4:].lower()
+    if not md5 or any(ch not in "0123456789abcdef" for ch in md5):
+        raise InputError(f"{url}: file {name!r} has a malformed checksum {checksum!r}")
+    size = f.get("size", f.get("filesize"))
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise InputError(f"{url}: file {name!r} has size {size!r}, not a non-negative integer")
+    return RemoteFile(name=name, url=link, md5=md5, size=size)
 
 
 def download(remote: RemoteFile, dest: Path, progress: bool = True) -> Path:
@@ -108,7 +142,10 @@ def download(remote: RemoteFile, dest: Path, progress: bool = True) -> Path:
 
     A checksum mismatch removes the partial file and raises InputError; nothing is left at ``dest``.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{dest.parent}: cannot create the data folder ({e.strerror or e})") from None
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
     if remote.size is not None and have > remote.size:
@@ -167,6 +204,22 @@ def download(remote: RemoteFile, dest: Path, progress: bool = True) -> Path:
     return dest
 
 
+def check_folder(folder: str | os.PathLike, what: str | None = None) -> Path:
+    """``folder`` if it is a directory, or can be created as one (its nearest existing ancestor is a
+    writable directory); InputError naming it (as ``what``, e.g. an option) otherwise.  Creates nothing."""
+    folder = Path(folder)
+    name = what or str(folder)
+    probe = folder
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        kind = "a broken link" if probe.is_symlink() and not probe.exists() else "not a directory"
+        raise InputError(f"{name}: {probe} is {kind}, so {folder} cannot be a data folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"{name}: {probe} is not writable")
+    return folder
+
+
 def fetch_record_files(
     record: int | str,
     names: list[str],
@@ -180,7 +233,7 @@ def fetch_record_files(
     Verified files (sidecar matches) are skipped without any network access.  A file that is present but
     unverified is checked against the record's md5; a mismatch is an error unless ``force`` (re-download).
     """
-    dest_dir = Path(dest_dir)
+    dest_dir = check_folder(dest_dir)
     paths = [dest_dir / n for n in names]
     todo = [p for p in paths if force or not is_verified(p)]
     if not todo:

@@ -26,6 +26,7 @@ class FakeZenodo:
 
     def __init__(self):
         self.corrupt: set[str] = set()
+        self.record_body: bytes | None = None  # served instead of the record's JSON when set
         self.log: list[tuple[str, str | None]] = []
         self.bytes_sent = 0
         outer = self
@@ -37,6 +38,8 @@ class FakeZenodo:
             def do_GET(self):
                 outer.log.append((self.path, self.headers.get("Range")))
                 base = f"http://127.0.0.1:{self.server.server_address[1]}"
+                if self.path == f"/api/records/{RECORD}" and outer.record_body is not None:
+                    return self._send(200, outer.record_body)
                 if self.path == f"/api/records/{RECORD}":
                     files = [
                         {
@@ -182,7 +185,7 @@ def test_legacy_record_layout(tmp_path, monkeypatch):
         def __exit__(self, *a):
             return False
 
-        def read(self):
+        def read(self, size=-1):
             return json.dumps(meta).encode()
 
     monkeypatch.setattr(fetch, "_open", lambda url, headers=None: R())
@@ -208,3 +211,57 @@ def test_cli_fetch_all_then_offline(tmp_path, zenodo, run_cli):
     r = run_cli(*cmd[:-3], "--split", "train", "--quiet", env=env, timeout=120)
     assert r.returncode == 2 and "md5" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "topquark" / "train.h5").exists()
+
+
+GOOD_ENTRY = {"key": "val.h5", "size": 3, "checksum": "md5:" + "0" * 32, "links": {"self": "http://127.0.0.1:9/x"}}
+MALFORMED = {
+    "list": (b"[1, 2, 3]", "JSON list, not an object"),
+    "truncated": (b'{"files": [{"key": "val.h5", "size"', "cannot read the record's file list"),
+    "not-utf8": (b'{"files": "\xff\xfe"}', "cannot read the record's file list"),
+    "deeply-nested": (b"[" * 100_000 + b"]" * 100_000, "cannot read the record's file list"),
+    "files-string": (json.dumps({"files": "val.h5"}).encode(), "'files' is a JSON str"),
+    "entry-number": (json.dumps({"files": [7]}).encode(), "a 'files' entry is a JSON int"),
+    "links-list": (json.dumps({"files": [{**GOOD_ENTRY, "links": ["x"]}]}).encode(), "'links' of file"),
+    "size-string": (json.dumps({"files": [{**GOOD_ENTRY, "size": "3"}]}).encode(), "size '3', not a non-negative"),
+    "size-negative": (json.dumps({"files": [{**GOOD_ENTRY, "size": -1}]}).encode(), "size -1"),
+    "name-path": (json.dumps({"files": [{**GOOD_ENTRY, "key": "../val.h5"}]}).encode(), "not a plain file name"),
+    "name-list": (json.dumps({"files": [{**GOOD_ENTRY, "key": ["val.h5"]}]}).encode(), "not a plain file name"),
+    "link-file": (
+        json.dumps({"files": [{**GOOD_ENTRY, "links": {"self": "file:///etc/passwd"}}]}).encode(),
+        "no http\\(s\\) download link",
+    ),
+    "checksum-junk": (json.dumps({"files": [{**GOOD_ENTRY, "checksum": "md5:zz"}]}).encode(), "malformed checksum"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_record_json_is_one_error_naming_the_url(tmp_path, zenodo, case):
+    """Whatever the server sends instead of a record: an InputError naming the URL, and nothing written
+    (an existing partial download is left as it was)."""
+    body, why = MALFORMED[case]
+    zenodo.record_body = body
+    (tmp_path / "val.h5.part").write_bytes(b"ab")
+    with pytest.raises(InputError, match=rf"127\.0\.0\.1:\d+/api/records/{RECORD}: .*{why}"):
+        fetch.fetch_record_files(RECORD, ["val.h5"], tmp_path, api=zenodo.api, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["val.h5.part"]
+    assert (tmp_path / "val.h5.part").read_bytes() == b"ab"
+
+
+def test_data_dir_under_a_regular_file_is_refused_before_the_network(tmp_path, zenodo):
+    (tmp_path / "file").write_text("x")
+    for bad in (tmp_path / "file", tmp_path / "file" / "sub"):
+        with pytest.raises(InputError, match=r"file is not a directory"):
+            fetch.fetch_record_files(RECORD, ["val.h5"], bad, api=zenodo.api, progress=False)
+    assert zenodo.log == [] and (tmp_path / "file").read_text() == "x"
+
+
+def test_cli_data_dir_under_a_file_and_malformed_json_are_one_line_exit_2(tmp_path, zenodo):
+    (tmp_path / "file").write_text("x")
+    env = {**os.environ, "LIEGAN_ZENODO_API": zenodo.api}
+    base = [sys.executable, "-m", "liegan", "data", "fetch", "topquark", "--quiet"]
+    r = subprocess.run([*base, "--data-dir", str(tmp_path / "file")], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--data-dir" in r.stderr, r.stderr
+    zenodo.record_body = b'{"files": [{"key": "train.h5", "checksum": "md5:00", "size": "big"'
+    r = subprocess.run([*base, "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "/api/records/" in r.stderr, r.stderr
+    assert not (tmp_path / "d").exists() and (tmp_path / "file").read_text() == "x"
