@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from liegan.algebra import Algebra, load_algebra
 from liegan.analysis.diagnostics import Diagnostics, diagnose
 from liegan.discrete import MAX_ORDER, ORDER_TOL, DiscreteResult, discrete_analysis, is_integer_run
 from liegan.io import InputError, atomic_path, jsonable, write_text_atomic
-from liegan.metric import MetricResult, solve_metric
+from liegan.metric import MetricResult, calibrating, solve_metric
 from liegan.symmetry import Symmetry, best_reference, score
 from liegan.verdict import make_verdict
 
@@ -102,6 +103,7 @@ def analyze(
         "metric_null_space": met.null_space,
         "metric_family": scores.get("metric", {}).get("family"),
         "metric_chance": met.chance,
+        "metric_calibration_draws": met.draws,  # the chance is resolved to 1 / (draws + 1)
         "metric_singular_values": met.singular_values,
         "metric_gap": met.gap,
         "metric_residual": met.noise,
@@ -467,6 +469,11 @@ def write_report(
     (skipped, with the reason in ``validation_skipped``, when the data cannot be rebuilt).  Returns the
     analysis.json content plus ``paths``."""
     algebra = load_algebra(path)
+    if not (np.linalg.norm(algebra.generators, axis=(1, 2)) > 0).any():  # as the analyses drop zero channels
+        raise InputError(
+            f"{path}: every generator is zero, or so small that its norm underflows (an untrained or collapsed "
+            "run): nothing to analyse"
+        )
     folder = Path(out) if out is not None else output_folder(path)
     folder.mkdir(parents=True, exist_ok=True)
     checks, skipped = None, None
@@ -518,18 +525,39 @@ def add_arguments(p) -> None:
         default=40_000,
         help="samples for the independent check (half moved, half as they are)",
     )
+    p.add_argument(
+        "--metric-draws",
+        type=int,
+        default=None,
+        help="random generator sets the invariant metric's chance is calibrated with, for n >= 9 (default: "
+        "500, fewer above n ~ 38 where each costs ~(n^2/2)^3; the chance is resolved to 1/(draws + 1))",
+    )
     p.add_argument("--max-order", type=int, default=MAX_ORDER, help="largest discrete order searched")
     p.add_argument("--order-tol", type=float, default=ORDER_TOL, help="||exp(kL) - I||_F / sqrt(n) threshold")
+
+
+MAX_METRIC_DRAWS = 100_000
+
+
+def _progress(total: int, desc: str):
+    """A progress bar on stderr for a long calibration, shown only once it has run for two seconds."""
+    from tqdm import tqdm
+
+    tty = sys.stderr.isatty()
+    return tqdm(total=total, desc=desc, unit="set", file=sys.stderr, delay=2.0, mininterval=0.5 if tty else 30.0)
 
 
 def run(args) -> str:
     if args.validation_samples < 20:
         raise InputError(f"--validation-samples {args.validation_samples}: need at least 20")
+    if args.metric_draws is not None and not 1 <= args.metric_draws <= MAX_METRIC_DRAWS:
+        raise InputError(f"--metric-draws {args.metric_draws}: allowed 1 to {MAX_METRIC_DRAWS}")
     # a run folder has its data to rebuild; an algebra file alone is analysed without (and without torch)
     validate = args.validate or (Path(args.file).is_dir() and not args.no_validation)
-    res = write_report(
-        args.file, args.out, not args.no_figures, args.max_order, args.order_tol, validate, args.validation_samples
-    )
+    with calibrating(args.metric_draws, _progress):
+        res = write_report(
+            args.file, args.out, not args.no_figures, args.max_order, args.order_tol, validate, args.validation_samples
+        )
     lines = summary(res) + ([res["validation_skipped"]] if "validation_skipped" in res else [])
     return "\n".join(lines + [f"wrote {res['paths']['report']} and {res['paths']['analysis']}"])
 

@@ -16,10 +16,12 @@ directions are accepted as invariant when they are
   accounts for the search over k.  That second rank is ``chance``: the probability that random generators
   would look at least as invariant.  Accepted when chance <= ``alpha``.
 
-The random spectra are computed once per (channels, n, mask, solve) and kept in memory and on disk under
-the user's cache folder (:func:`calibration`; 4,000 draws for n <= 8, about 0.1-2 s to compute), and only
-when a candidate is well determined: without one the chance is 1 whatever the draws say.  A trainer starts
-them in the background (:func:`warm_calibrations`) so that the first well-determined candidate does not wait.
+The random spectra are computed once per (channels, n, mask, solve, draws) and kept in memory and on disk
+under the user's cache folder (:func:`calibration`; 4,000 draws for n <= 8, about 0.1-2 s to compute; fewer
+for larger n, :func:`default_draws`, whose cap keeps the cost near CALIBRATION_WORK from n = 38 on and
+states the chance's resolution 1/(R + 1) that leaves), and only when a candidate is well determined:
+without one the chance is 1 whatever the draws say.  A trainer starts them in the background
+(:func:`warm_calibrations`) so that the first well-determined candidate does not wait.
 
 Strict versus conformal (:func:`solve_metric`): the strict solve first; when it accepts nothing, the
 conformal solve (J invariant up to scale: every generator's trace part removed), under the same rule.  The
@@ -32,8 +34,13 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,8 +50,10 @@ MIN_GAP = 3.0  # the next singular value at least this much larger: the null spa
 CALIBRATION_DRAWS = 4000
 CALIBRATION_SEED = 20261201
 # Part of the on-disk cache key: bump it whenever the calibration's computation changes, so that no file
-# written by an older rule is ever read as this one's.
-CALIBRATION_VERSION = 1
+# written by an older rule is ever read as this one's (2: certified draws stored as ones, draws in the key).
+CALIBRATION_VERSION = 2
+CALIBRATION_WORK = 2e11  # sum of m^3 over the draws of one calibration at most (n = 60: 32 draws)
+CERTIFY_M = 100  # above this many symmetric directions random sets are drawn one at a time and certified
 
 
 def symmetric_basis(n: int) -> np.ndarray:
@@ -129,28 +138,44 @@ def _prepare(L: np.ndarray, conformal: bool) -> np.ndarray:
     return L
 
 
+@lru_cache(maxsize=2)
+def _gram_index(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For every pair of symmetric_basis entries (i <= j, k <= l) and each of the four orderings (a, b) in
+    {(i, j), (j, i)}, (c, d) in {(k, l), (l, k)}: the flat index of [a, c, d, b] in an (n, n, n, n) tensor,
+    the flat index of [a, c] in an (n, n) one and whether b == d, each (4, m, m); and the basis weights
+    (1/2 on the diagonal, 1/sqrt(2) off it), (m,)."""
+    I, J = np.triu_indices(n)  # the order of symmetric_basis
+    a, b = np.stack([I, J])[:, :, None], np.stack([J, I])[:, :, None]
+    c, d = np.stack([I, J])[:, None, :], np.stack([J, I])[:, None, :]
+    order = [(0, 0), (1, 0), (0, 1), (1, 1)]
+    acdb = np.stack([((a[x] * n + c[y]) * n + d[y]) * n + b[x] for x, y in order])
+    ac = np.stack([a[x] * n + c[y] for x, y in order])
+    bd = np.stack([b[x] == d[y] for x, y in order])
+    return acdb, ac, bd, np.where(I == J, 0.5, np.sqrt(0.5))
+
+
+def _gram(L: np.ndarray) -> np.ndarray:
+    """Gram matrices C^T C of the stacked constraint maps J -> L_i^T J + J L_i over the symmetric basis, for
+    prepared generators L: (R, c, n, n) -> (R, m, m).
+
+    In closed form, from vec(L^T J + J L) = (L^T (x) I + I (x) L^T) vec(J): on n x n matrices the Gram form is
+    F[a, b, c, d] = sum_i (L_i L_i^T)[a, c] delta_bd + L_i[a, c] L_i[d, b], plus the same with the two factors
+    of each Kronecker product swapped, which the symmetric basis folds into a factor 2.  It costs c n^4
+    instead of the c n^2 m^2 of stacking the maps and multiplying."""
+    R, c, n = L.shape[0], L.shape[1], L.shape[-1]
+    Lf = L.reshape(R, c, n * n)
+    X = (np.swapaxes(Lf, 1, 2) @ Lf).reshape(R, -1)  # L[a, c] L[d, b] summed over i, at [a, c, d, b]
+    B = (L @ np.swapaxes(L, -1, -2)).sum(1).reshape(R, -1)
+    acdb, ac, bd, w = _gram_index(n)
+    G = sum(X[:, acdb[o]] + np.where(bd[o], B[:, ac[o]], 0.0) for o in range(4))
+    return 2.0 * G * (w[:, None] * w)
+
+
 def _relative_spectra(L: np.ndarray) -> np.ndarray:
     """Ascending singular values / the largest of the stacked constraint map, for prepared generators
     L: (R, c, n, n) -> (R, m).  From the Gram matrix's eigenvalues: fast in batches and exact enough for
     calibration (relative values below ~1e-7 read as ~1e-7)."""
-    R, c, n = L.shape[0], L.shape[1], L.shape[-1]
-    pairs = [(i, j) for i in range(n) for j in range(i, n)]  # the order of symmetric_basis
-    C = np.zeros((R, c, len(pairs), n, n))
-    # L^T E + E L for E = w (e_i e_j^T + e_j e_i^T): column j of L^T E is row i of L, row i of E L is row j
-    # of L (and symmetrically); written by indexing, it is far cheaper than a batched product of tiny matrices
-    for m, (i, j) in enumerate(pairs):
-        if i == j:
-            C[:, :, m, :, i] += L[:, :, i, :]
-            C[:, :, m, i, :] += L[:, :, i, :]
-            continue
-        w = 1.0 / np.sqrt(2.0)
-        C[:, :, m, :, j] += w * L[:, :, i, :]
-        C[:, :, m, :, i] += w * L[:, :, j, :]
-        C[:, :, m, i, :] += w * L[:, :, j, :]
-        C[:, :, m, j, :] += w * L[:, :, i, :]
-    Cm = np.moveaxis(C, 2, 1).reshape(R, len(pairs), c * n * n)
-    G = Cm @ np.swapaxes(Cm, -1, -2)
-    ev = np.sqrt(np.clip(np.linalg.eigvalsh(G), 0.0, None))
+    ev = np.sqrt(np.clip(np.linalg.eigvalsh(_gram(L)), 0.0, None))
     top = ev[:, -1:]
     return ev / np.where(top > 0, top, 1.0)
 
@@ -193,27 +218,119 @@ def _statistic(S: np.ndarray, cols: np.ndarray, tol: float, min_gap: float) -> t
 
 @dataclass(frozen=True)
 class Calibration:
-    """Spectra of random generators of one shape: sorted columns (m, R) and the sorted statistic (R,)."""
+    """Spectra of random generators of one shape: sorted columns (m, R) and the sorted statistic (R,).
+
+    With R draws the chance is resolved down to 1/(R + 1) (``resolution``): a candidate that no random set
+    matches gets exactly that, so nothing is accepted when it exceeds alpha."""
 
     columns: np.ndarray
     statistic: np.ndarray
+
+    @property
+    def draws(self) -> int:
+        return len(self.statistic)
+
+    @property
+    def resolution(self) -> float:
+        return 1.0 / (self.draws + 1)
 
     def chance(self, t: float) -> float:
         R = len(self.statistic)
         return float((1 + np.searchsorted(self.statistic, t, side="right")) / (R + 1))
 
 
-def _compute_calibration(c: int, n: int, mask_bytes: bytes, conformal: bool, tol: float, min_gap: float) -> Calibration:
-    mask = np.frombuffer(mask_bytes, dtype=bool).reshape(c, n, n)
+@dataclass
+class CalibrationSettings:
+    """How calibrations run in this context (:func:`calibrating`).
+
+    draws: the most random sets per shape above m = 36 (None: the default, ``default_draws``).
+    progress: called as progress(total, description) before a calibration that draws one set at a time (m above
+        CERTIFY_M); returns an object with update(k) and close() (a tqdm bar, say).  None: silent."""
+
+    draws: int | None = None
+    progress: Callable[[int, str], Any] | None = None
+
+
+_SETTINGS: ContextVar[CalibrationSettings | None] = ContextVar("liegan_metric_calibration", default=None)
+
+
+def _settings() -> CalibrationSettings:
+    return _SETTINGS.get() or CalibrationSettings()
+
+
+@contextmanager
+def calibrating(draws: int | None = None, progress: Callable[[int, str], Any] | None = None) -> Iterator[None]:
+    """Run the calibrations inside with at most ``draws`` random sets per shape and/or a progress display."""
+    token = _SETTINGS.set(CalibrationSettings(draws, progress))
+    try:
+        yield
+    finally:
+        _SETTINGS.reset(token)
+
+
+def default_draws(n: int) -> int:
+    """Random sets per shape on R^n: 4,000 up to m = n(n+1)/2 = 36, then 4000 (36/m)^2 but at least 500 (the
+    fewest that resolve chance 0.002), capped at CALIBRATION_WORK / m^3 (each draw costs ~m^3: the cost law of
+    the calibration), so n = 60 stays within seconds; from n = 38 on the cap leaves fewer than 500 draws and
+    the chance is then only resolved to 1/(R + 1), which the result states."""
     m = n * (n + 1) // 2
-    R = CALIBRATION_DRAWS if m <= 36 else max(500, int(CALIBRATION_DRAWS * (36 / m) ** 2))
+    if m <= 36:
+        return CALIBRATION_DRAWS
+    return max(1, min(max(500, int(CALIBRATION_DRAWS * (36 / m) ** 2)), int(CALIBRATION_WORK // m**3)))
+
+
+def _certified_invariant_free(G: np.ndarray, tol: float, v0: np.ndarray) -> bool:
+    """True when the Gram matrix G (m, m) certainly has no relative singular value s / s_max <= tol, i.e.
+    lambda_min > tol^2 lambda_max: a Cholesky factorisation of G - tol^2 U I with U >= lambda_max succeeds.
+    U is the largest Ritz value plus its residual (Lanczos from the seeded v0) with a margin; a Cholesky
+    factorisation costs m^3 / 3, a quarter of an eigen-decomposition's arithmetic and a tenth of its time."""
+    import scipy.linalg
+    import scipy.sparse.linalg
+
+    lam, vec = scipy.sparse.linalg.eigsh(G, k=1, which="LA", v0=v0, tol=1e-10)
+    U = (lam[0] + np.linalg.norm(G @ vec[:, 0] - lam[0] * vec[:, 0])) * (1 + 1e-6)
+    shifted = G - (tol**2 * U + 1e-12 * U) * np.eye(len(G))
+    _, info = scipy.linalg.lapack.dpotrf(shifted, lower=1, clean=0, overwrite_a=1)
+    return info == 0
+
+
+def _draw_spectra(rng, mask: np.ndarray, conformal: bool, R: int, tol: float) -> np.ndarray:
+    """Relative spectra (R, m) of R random generator sets (standard normal entries times the mask).
+
+    Above CERTIFY_M one set at a time: a set certified to have no relative singular value <= tol has no
+    well-determined direction, and its values only enter the ranks of candidates <= tol, so it is stored as
+    all ones (exactly what the full spectrum would give the statistic); the others get the full spectrum."""
+    c, n = mask.shape[0], mask.shape[-1]
+    m = n * (n + 1) // 2
+    if m <= CERTIFY_M:
+        chunk = max(1, int(4e6 // (c * m * n * n)))
+        out = []
+        for start in range(0, R, chunk):
+            L = rng.standard_normal((min(chunk, R - start), c, n, n)) * mask
+            out.append(_relative_spectra(_prepare(L, conformal)))
+        return np.concatenate(out)
+    settings = _settings()
+    bar = None if settings.progress is None else settings.progress(R, f"metric chance: {R} random sets {c}x{n}x{n}")
+    out = np.ones((R, m))
+    v0 = np.random.default_rng(CALIBRATION_SEED).standard_normal(m)
+    for r in range(R):
+        G = _gram(_prepare(rng.standard_normal((1, c, n, n)) * mask, conformal))[0]
+        if tol >= 1 or not _certified_invariant_free(G.copy(), tol, v0):
+            ev = np.sqrt(np.clip(np.linalg.eigvalsh(G), 0.0, None))
+            out[r] = ev / (ev[-1] if ev[-1] > 0 else 1.0)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def _compute_calibration(
+    c: int, n: int, mask_bytes: bytes, conformal: bool, tol: float, min_gap: float, R: int
+) -> Calibration:
+    mask = np.frombuffer(mask_bytes, dtype=bool).reshape(c, n, n)
     rng = np.random.default_rng([CALIBRATION_SEED, c, n, int(conformal)])
-    chunk = max(1, int(4e6 // (c * m * n * n)))
-    spectra = []
-    for start in range(0, R, chunk):
-        L = rng.standard_normal((min(chunk, R - start), c, n, n)) * mask
-        spectra.append(_relative_spectra(_prepare(L, conformal)))
-    S = np.concatenate(spectra)
+    S = _draw_spectra(rng, mask, conformal, R, tol)
     cols = np.sort(S.T, axis=1)
     # each draw ranked against the others (leave-one-out: exchangeable with a new random draw)
     stat, _ = _statistic(S, cols, tol, min_gap)
@@ -232,7 +349,7 @@ def cache_dir() -> Path:
 def _cache_file(key: tuple) -> tuple[Path, str]:
     """The file of one calibration and the text it must carry.  The key holds everything the draws depend
     on, numpy's version included (its generator streams may change between releases)."""
-    text = repr((CALIBRATION_VERSION, CALIBRATION_DRAWS, CALIBRATION_SEED, np.__version__, *key))
+    text = repr((CALIBRATION_VERSION, CALIBRATION_DRAWS, CALIBRATION_SEED, CERTIFY_M, np.__version__, *key))
     return cache_dir() / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.npz", text
 
 
@@ -266,10 +383,12 @@ _key_locks: dict[tuple, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def _calibration(c: int, n: int, mask_bytes: bytes, conformal: bool, tol: float, min_gap: float) -> Calibration:
+def _calibration(
+    c: int, n: int, mask_bytes: bytes, conformal: bool, tol: float, min_gap: float, R: int
+) -> Calibration:
     """Memory, else the disk cache, else computed (and cached); one computation per key even when a
     background warm-up and a score ask for it at once (the second waits for the first)."""
-    key = (c, n, mask_bytes, conformal, tol, min_gap)
+    key = (c, n, mask_bytes, conformal, tol, min_gap, R)
     with _locks_guard:
         lock = _key_locks.setdefault(key, threading.Lock())
     with lock:
@@ -292,8 +411,11 @@ def calibration(
     c: int, n: int, mask: np.ndarray | None = None, conformal: bool = False, tol: float = TOL, min_gap: float = MIN_GAP
 ) -> Calibration:
     """The random-generator spectra for c generators on R^n with search-space mask (c, n, n) (None: every
-    entry free): seeded, so reproducible; computed once and then kept (see the module docstring)."""
-    return _calibration(c, n, _mask_bytes(c, n, mask), bool(conformal), float(tol), float(min_gap))
+    entry free): seeded, so reproducible; computed once and then kept (see the module docstring).  The
+    number of draws is :func:`default_draws`, or that of the enclosing :func:`calibrating` above m = 36."""
+    draws = _settings().draws
+    R = default_draws(n) if draws is None or n * (n + 1) // 2 <= 36 else int(draws)
+    return _calibration(c, n, _mask_bytes(c, n, mask), bool(conformal), float(tol), float(min_gap), R)
 
 
 def warm_calibrations(c: int, n: int, mask: np.ndarray | None = None) -> threading.Thread:
@@ -345,6 +467,8 @@ class MetricResult:
     residuals: per-generator residual of ``metric``.
     best: the best single candidate (canonical), accepted or not, for diagnostics only: never report it
         as the metric when ``accepted`` is False.
+    draws: random generator sets the chance was calibrated with (0: no candidate, no calibration needed);
+        the chance is resolved down to 1 / (draws + 1).
     """
 
     accepted: bool
@@ -362,6 +486,7 @@ class MetricResult:
     signature: tuple[int, int] | None
     message: str
     best: np.ndarray = field(repr=False, default=None)
+    draws: int = 0
 
     @property
     def null_dim(self) -> int:
@@ -374,16 +499,24 @@ class MetricResult:
 
 def _constraint_spectrum(L: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact SVD of the stacked constraint map: ascending relative singular values, right singular vectors
-    in that order (rows), and the symmetric basis."""
-    n = L.shape[-1]
-    B = symmetric_basis(n)
-    C = np.stack([(np.transpose(L, (0, 2, 1)) @ E + E @ L).reshape(-1) for E in B], axis=1)
-    _, S, Vh = np.linalg.svd(C, full_matrices=True)
-    S = np.concatenate([S, np.zeros(len(B) - len(S))]) if len(S) < len(B) else S
+    in that order (rows), and the symmetric basis.  The last few generator sets are remembered: an analysis
+    asks for the same solve several times (its own, the scores', the independent check's), and at n = 60 one
+    costs seconds."""
+    L = np.ascontiguousarray(L, dtype=np.float64)
+    S, Vh = _svd(L.tobytes(), L.shape)
+    return S.copy(), Vh.copy(), symmetric_basis(L.shape[-1])
+
+
+@lru_cache(maxsize=4)
+def _svd(data: bytes, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    L = np.frombuffer(data, dtype=np.float64).reshape(shape)
+    C = np.stack([(np.transpose(L, (0, 2, 1)) @ E + E @ L).reshape(-1) for E in symmetric_basis(shape[-1])], axis=1)
+    # c n^2 rows >= m = n(n+1)/2 columns: the thin SVD's Vh is already square (the full one would add the
+    # c n^2 x c n^2 U, most of the cost at large n)
+    _, S, Vh = np.linalg.svd(C, full_matrices=False)
     order = np.argsort(S, kind="stable")
     S, Vh = S[order], Vh[order]
-    smax = S.max() if S.max() > 0 else 1.0
-    return S / smax, Vh, B
+    return S / (S.max() if S.max() > 0 else 1.0), Vh
 
 
 def invariant_metric(
@@ -412,12 +545,12 @@ def invariant_metric(
     if conformal and np.linalg.norm(L, axis=(1, 2)).max() <= 1e-12:
         raise ValueError("every generator is a pure dilation: a conformal metric is undefined")
     S, Vh, B = _constraint_spectrum(L)
-    k, chance = 0, 1.0  # what _statistic gives when no candidate is well determined
-    if _eligible(S, tol, min_gap).any():  # only then do the random spectra matter
+    k, chance, resolution, draws = 0, 1.0, 0.0, 0
+    if _eligible(S, tol, min_gap).any():  # no well-determined direction: nothing for chance to judge
         cal = calibration(len(L), n, M, conformal, tol, min_gap)
         stat, k = _statistic(S, cal.columns, tol, min_gap)
-        k = int(k)
-        chance = cal.chance(float(stat)) if k else 1.0
+        k, resolution, draws = int(k), cal.resolution, cal.draws
+        chance = cal.chance(float(stat))
     accepted = bool(k) and chance <= alpha
     gap = _gap(S, k or 1)
     noise = float(S[k - 1]) if k else float(S[0])
@@ -425,9 +558,9 @@ def invariant_metric(
     solve = "conformal" if conformal else "strict"
     if not accepted:
         null = np.zeros((0, n, n))
-        msg = _rejection(S, k, gap, chance, alpha, tol, L, conformal)
+        msg = _rejection(S, k, gap, chance, alpha, tol, L, conformal, resolution)
         return MetricResult(
-            False, None, null, S, k, gap, noise, chance, tol, alpha, solve, np.zeros(0), None, msg, best
+            False, None, null, S, k, gap, noise, chance, tol, alpha, solve, np.zeros(0), None, msg, best, draws
         )
     null = np.stack([canonical(J) for J in _readable_basis(Vh[:k], B)])
     J = canonical(np.einsum("m,mij->ij", Vh[0], B)) if k == 1 else None
@@ -439,26 +572,34 @@ def invariant_metric(
     if J is not None:
         residuals = np.linalg.norm(np.transpose(L, (0, 2, 1)) @ J + J @ L, axis=(1, 2)) / np.linalg.norm(J)
         sig = signature(J, rel_tol=max(1e-6, 3 * noise))
-    return MetricResult(True, J, null, S, k, gap, noise, chance, tol, alpha, solve, residuals, sig, msg, best)
+    return MetricResult(True, J, null, S, k, gap, noise, chance, tol, alpha, solve, residuals, sig, msg, best, draws)
 
 
 def _gap(S: np.ndarray, k: int) -> float:
     return float(_gaps(S)[k - 1]) if k < len(S) else 1.0
 
 
-def _rejection(S, k, gap, chance, alpha, tol, L, conformal) -> str:
+def _rejection(S, k, gap, chance, alpha, tol, L, conformal, resolution) -> str:
     n = L.shape[-1]
     if k == 0:
         traces = np.abs(np.trace(L, axis1=1, axis2=2)) / np.sqrt(n)
         why = " (a generator has non-zero trace, e.g. a dilation)" if traces.max() > tol and not conformal else ""
+        after = f", next {S[1]:.3g}" if len(S) > 1 else ", the only one"
         return (
             f"no invariant metric{why}: no well-determined null space (smallest singular value "
-            f"{S[0]:.3g}, tol {tol}, next {S[1]:.3g})"
+            f"{S[0]:.3g}, tol {tol}{after})"
+        )
+    best = f"the best candidate ({k} direction(s), residual {S[k - 1]:.3g}, gap {gap:.3g})"
+    if chance <= resolution and resolution > alpha:
+        draws = round(1 / resolution) - 1
+        return (
+            f"undecided, not accepted: {best} beats all {draws} random generator sets of this shape, but "
+            f"{draws} sets resolve chance only down to {resolution:.2g} > {alpha} (the calibration's cap at "
+            f"n = {n}; `liegan analyze --metric-draws {round(1 / alpha)}` decides it, at a cost ~ draws x m^3)"
         )
     return (
-        f"no invariant metric beyond chance: the best candidate ({k} direction(s), residual {S[k - 1]:.3g}, "
-        f"gap {gap:.3g}) is matched by random generators of this shape with probability {chance:.2g} "
-        f"> {alpha}"
+        f"no invariant metric beyond chance: {best} is matched by random generators of this shape with "
+        f"probability {chance:.2g} > {alpha}"
     )
 
 

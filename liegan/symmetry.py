@@ -19,7 +19,7 @@ from liegan import algebras
 from liegan.discrete import MAX_ORDER, ORDER_TOL, rotation_scores
 from liegan.discrete import angle_chance as _angle_chance
 from liegan.metric import cosine, describe_family, solve_metric
-from liegan.scores import generator_shares, principal_cosines, span_similarity, structure_constants
+from liegan.scores import generator_shares, orthonormal_span, principal_cosines, span_similarity, structure_constants
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ def span_chance(c: int, T: np.ndarray, mask: np.ndarray | None = None) -> float:
     n = T.shape[-1]
     free = np.ones((n, n), bool) if mask is None else np.asarray(mask).reshape(-1, n, n).any(axis=0)
     D = int(free.sum())
-    Q = np.linalg.qr(T.reshape(len(T), -1).T)[0]  # orthonormal basis of span{T}, (n*n, d)
+    Q = orthonormal_span(T).T  # orthonormal basis of span{T}, (n*n, d)
     inside = float((Q[free.reshape(-1)] ** 2).sum())
     c, d = min(c, D), Q.shape[1]
     return min(1.0, c * inside / D / max(min(c, d), 1)) if D else 0.0
