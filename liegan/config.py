@@ -239,48 +239,56 @@ class TrainCommandConfig:
 # `liegan bridge`: a predictor fitted on the run's data, and the parameter-space uses of the algebra
 
 
+MAX_STEPS = 10**7  # optimiser steps of one bridge stage
+MAX_MEMBERS = 10_000  # ensemble members and random controls: each is a copy of the predictor's forward pass
+
+
 @dataclass
 class PredictorConfig:
     model: str = "mlp"  # hidden activation: 'mlp' (ReLU), 'leaky' (leaky ReLU) or 'linear' (identity)
-    hidden: list[int] = field(default_factory=lambda: [32, 32])
-    max_samples: int = 20_000  # smaller sets let a top-tagging classifier overfit (test loss above ln 2)
-    test_fraction: float = 0.25
-    fit_steps: int = 600  # Adam, full batch
-    fit_lr: float = 3e-3
-    seed: int = 0
+    hidden: list[int] = _list([32, 32], lo=1, hi=MAX_WIDTH, length=(1, MAX_LAYERS))
+    # smaller sets let a top-tagging classifier overfit (test loss above ln 2); at least 4: a quarter held out
+    # for testing leaves one test and three training samples
+    max_samples: int = _num(20_000, lo=4, hi=MAX_SAMPLES)
+    test_fraction: float = _num(0.25, lo=0, hi=1, above=True, below=True)
+    fit_steps: int = _num(600, lo=1, hi=MAX_STEPS)  # Adam, full batch
+    fit_lr: float = _num(3e-3, lo=0, above=True, hi=10)
+    seed: int = _num(0, lo=0, hi=MAX_SEED)
 
 
 @dataclass
 class InvarianceConfig:
-    t: float = 0.1  # step along each generator for the loss-invariance figures
-    n_random: int = 8  # random generators of equal norm the discovered ones are compared with
+    t: float = _num(0.1, lo=0, above=True, hi=100)  # step along each generator for the loss-invariance figures
+    n_random: int = _num(8, lo=1, hi=MAX_MEMBERS)  # random generators of equal norm the discovered ones face
 
 
 @dataclass
 class EnsembleConfig:
-    members: int = 16
-    sigma: float | None = None  # None: the coefficient spread the algebra was trained with
+    members: int = _num(16, lo=1, hi=MAX_MEMBERS)
+    sigma: float | None = _num(None, lo=0, above=True, hi=1e3)  # None: the spread the algebra was trained with
 
 
 @dataclass
 class DescentConfig:
     """Plain descent from a fresh start against the same descent with teleportation (same seed, steps)."""
 
-    steps: int = 300
-    lr: float = 0.05
-    batch_size: int = 0  # 0: full batch
-    teleport_at: list[int] = field(default_factory=lambda: [0])  # steps at which to teleport
-    teleport_every: int = 0  # also every K steps (0: only at teleport_at)
+    steps: int = _num(300, lo=1, hi=MAX_STEPS)
+    lr: float = _num(0.05, lo=0, above=True, hi=10)
+    batch_size: int = _num(0, lo=0, hi=MAX_BATCH)  # 0: full batch
+    teleport_at: list[int] = _list([0], lo=0, hi=MAX_STEPS, length=(0, 10_000))  # steps at which to teleport
+    teleport_every: int = _num(0, lo=0, hi=MAX_STEPS)  # also every K steps (0: only at teleport_at)
     # 'exact': the architecture's own symmetry (GL_h, neuron rescaling) on the whole training set; 'data': the
     # data-dependent action on every pair of consecutive layers, on mini-batches
     teleport_action: str = "exact"
-    teleport_batches: int = 1  # 'data': mini-batches the group element is optimised over, one after another
-    teleport_batch_size: int = 0  # 0: the narrowest hidden width (the data-dependent action is exact up to it)
-    teleport_steps: int = 20  # ascent steps on the group element per batch
-    teleport_lr: float = 0.2
+    teleport_batches: int = _num(1, lo=1, hi=MAX_MEMBERS)  # 'data': mini-batches the element is optimised over
+    teleport_batch_size: int = _num(0, lo=0, hi=MAX_BATCH)  # 0: the narrowest hidden width (the data action is
+    # exact up to it)
+    teleport_steps: int = _num(20, lo=0, hi=MAX_STEPS)  # ascent steps on the group element per batch
+    teleport_lr: float = _num(0.2, lo=0, above=True, hi=10)
     objective: str = "grad_norm"  # 'grad_norm' (||grad L||^2) or 'lookahead' (the loss decrease of one step)
-    loss_tol: float = 1e-6  # a teleport step that moves the batch loss by more than this (relative) is refused
-    target: float = 0.5  # the speed-up is measured to this fraction of the initial training loss
+    loss_tol: float = _num(1e-6, lo=0, hi=1)  # a teleport step moving the batch loss by more (relative) is refused
+    target: float = _num(0.5, lo=0, hi=1, above=True, below=True)  # speed-up measured to this fraction of the
+    # initial training loss
     # plain descent is also run at these multiples of lr (each up to the target): a teleport that a larger step
     # size matches is no speed-up, so the figure is given against the fastest of them too
     plain_lr_factors: list[float] = _list([2.0, 4.0, 8.0], lo=0, above=True, hi=1000, length=(0, 8))

@@ -96,7 +96,8 @@ def resolve(args: argparse.Namespace):
     if args.config:
         apply_overrides(cfg, load_toml(args.config), source=args.config)
     given = {key: v for flag, (key, _) in BRIDGE_OPTIONS.items() if (v := getattr(args, _dest(flag))) is not None}
-    apply_overrides(cfg, given, source="command line")
+    flags = {key: flag for flag, (key, _) in BRIDGE_OPTIONS.items()}
+    apply_overrides(cfg, given, source="command line", labels=flags)
     overrides, labels = set_options(args.set)
     apply_overrides(cfg, overrides, source="--set", labels=labels)
     return cfg
