@@ -60,17 +60,20 @@ def build_mask(spec: str, n: int, channels: int) -> torch.Tensor:
                 f"{path}: mask file not found "
                 "(or an unknown mask spec: use 'none', 'blocks:...', 'twobody4x4', 'affine' or a file)"
             )
+        allowed = f"allowed: finite real numbers of shape ({n}, {n}) or ({channels}, {n}, {n})"
+
+        def expect(key: str, shape: tuple[int, ...], dtype: np.dtype) -> None:  # from the header, before the data
+            if dtype.kind not in "biuf" or shape not in ((n, n), (channels, n, n)):
+                raise InputError(f"{path}: mask is {dtype} of shape {shape}; {allowed}")
+
         if path.suffix.lower() == ".npz":
-            M = read_npz(path, ("mask",)).get("mask")
+            M = read_npz(path, ("mask",), expect=expect).get("mask")
             if M is None:
                 raise InputError(f"{path}: no 'mask' array in the file (found {npz_names(path)})")
         else:
-            M = read_npy(path)
-        if M.dtype.kind not in "biuf" or M.shape not in ((n, n), (channels, n, n)) or not np.isfinite(M).all():
-            raise InputError(
-                f"{path}: mask is {M.dtype} of shape {M.shape}; allowed: finite real numbers of "
-                f"shape ({n}, {n}) or ({channels}, {n}, {n})"
-            )
+            M = read_npy(path, expect=expect)
+        if not np.isfinite(M).all():
+            raise InputError(f"{path}: mask holds non-finite values; {allowed}")
     M = np.broadcast_to(np.asarray(M, dtype=np.float32), (channels, n, n)).copy()
     return torch.from_numpy(M)
 

@@ -22,6 +22,7 @@ import os
 import tokenize
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,10 @@ _NPZ_ERRORS = (
 )
 
 
+# expect(key, declared shape, dtype): raises InputError when the caller cannot use such an array
+Expect = Callable[[str, tuple[int, ...], np.dtype], None]
+
+
 def max_array_bytes() -> int:
     return byte_cap("LIEGAN_MAX_ARRAY_BYTES", MAX_ARRAY_BYTES)
 
@@ -72,7 +77,7 @@ def _check_declared(src: str, key: str, shape, dtype: np.dtype, cap: int) -> int
     return nbytes
 
 
-def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, src: str, cap: int) -> np.ndarray:
+def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, src: str, cap: int, expect=None) -> np.ndarray:
     fmt = np.lib.format
     with z.open(info) as fp:
         version = fmt.read_magic(fp)
@@ -86,6 +91,8 @@ def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, src: str, c
                 "written for named structured arrays (not numeric data)"
             )
         nbytes = _check_declared(src, key, shape, dtype, cap)
+        if expect is not None:
+            expect(key, tuple(shape), dtype)
         held = info.file_size - fp.tell()
         if nbytes != held:
             raise InputError(
@@ -96,12 +103,16 @@ def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, src: str, c
         return _native(fmt.read_array(fp, allow_pickle=False))
 
 
-def read_npz(path: str | os.PathLike, keys: tuple[str, ...], src: str | None = None) -> dict[str, np.ndarray]:
+def read_npz(
+    path: str | os.PathLike, keys: tuple[str, ...], src: str | None = None, expect: Expect | None = None
+) -> dict[str, np.ndarray]:
     """The arrays named ``keys`` that are present in the .npz file ``path`` (absent ones are left out).
 
     Refuses, with an InputError naming ``src`` (default: the path): files that are not zip archives,
     damaged or encrypted members, object arrays, and any array whose header declares more bytes than the
-    member holds or than :func:`max_array_bytes`.
+    member holds or than :func:`max_array_bytes`.  ``expect(key, shape, dtype)``, when given, sees each
+    header before its data are read and raises InputError for a shape or dtype the caller cannot use (so a
+    wrong declared shape is refused without reading up to the cap).
     """
     path = Path(path)
     src = str(path) if src is None else src
@@ -112,7 +123,7 @@ def read_npz(path: str | os.PathLike, keys: tuple[str, ...], src: str | None = N
             members = {info.filename.removesuffix(".npy"): info for info in z.infolist()}
             for key in keys:
                 if key in members:
-                    out[key] = _npz_member(z, members[key], key, src, cap)
+                    out[key] = _npz_member(z, members[key], key, src, cap, expect)
     except InputError:
         raise
     except MemoryError:
@@ -122,9 +133,9 @@ def read_npz(path: str | os.PathLike, keys: tuple[str, ...], src: str | None = N
     return out
 
 
-def read_npy(path: str | os.PathLike, src: str | None = None) -> np.ndarray:
+def read_npy(path: str | os.PathLike, src: str | None = None, expect: Expect | None = None) -> np.ndarray:
     """The array in the .npy file ``path``, with the checks of :func:`read_npz` (header first, then the
-    bytes: a declared shape over the cap is refused before anything is allocated)."""
+    bytes: a declared shape over the cap, or one ``expect`` refuses, is refused before anything is read)."""
     path = Path(path)
     src = str(path) if src is None else src
     fmt = np.lib.format
@@ -138,6 +149,8 @@ def read_npy(path: str | os.PathLike, src: str | None = None) -> np.ndarray:
             read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
             shape, _, dtype = read_header(fp)
             nbytes = _check_declared(src, "array", shape, dtype, max_array_bytes())
+            if expect is not None:
+                expect("array", tuple(shape), dtype)
             held = path.stat().st_size - fp.tell()
             if nbytes != held:
                 raise InputError(f"{src}: the header declares {nbytes} bytes of data but the file holds {held}")

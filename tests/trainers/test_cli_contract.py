@@ -137,6 +137,11 @@ def _mask(kind: str, path: Path) -> None:
     elif kind == "huge-declared-shape":
         with open(path, "wb") as f:
             np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)})
+    elif kind == "wrong-declared-shape":  # 128 MB declared, under the size cap, and no data: the shape decides
+        with open(path, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (4000, 4000)})
+    elif kind == "wrong-shape-npz":
+        np.savez(path, mask=np.ones((2, 3, 3)))
 
 
 @pytest.mark.parametrize(
@@ -147,6 +152,8 @@ def _mask(kind: str, path: Path) -> None:
         ("string", ".npy", "mask is <U1"),
         ("broken-zip", ".npz", "not a readable .npz file"),
         ("huge-declared-shape", ".npy", "more than the cap"),
+        ("wrong-declared-shape", ".npy", "mask is float64 of shape (4000, 4000); allowed"),
+        ("wrong-shape-npz", ".npz", "mask is float64 of shape (2, 3, 3); allowed"),
     ],
 )
 def test_refused_masks(sandbox, kind, suffix, needle):
