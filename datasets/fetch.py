@@ -142,10 +142,6 @@ def download(remote: RemoteFile, dest: Path, progress: bool = True) -> Path:
 
     A checksum mismatch removes the partial file and raises InputError; nothing is left at ``dest``.
     """
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"{dest.parent}: cannot create the data folder ({e.strerror or e})") from None
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
     if remote.size is not None and have > remote.size:
@@ -169,6 +165,10 @@ def download(remote: RemoteFile, dest: Path, progress: bool = True) -> Path:
                 md5_of(part, h)  # hash what is already there, then continue
             else:
                 have = 0  # the server ignored the Range request: start over
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)  # only now: a refused request creates nothing
+            except OSError as e:
+                raise InputError(f"{dest.parent}: cannot create the data folder ({e.strerror or e})") from None
             total = resp.length + have if resp.length is not None else remote.size
             bar = None
             if progress:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import stat
@@ -415,3 +416,147 @@ def test_real_processes(world, fuzz_stats, argv, rc, run_cli):
         else:
             assert (box / "runs" / "p" / "algebra.npz").exists()
             fuzz_stats["cli_sane"] += 1
+
+
+# ------------------------------------------------------------- bridge sizes, analyze inputs, fetch records
+
+BRIDGE_VALUES = {
+    "--max-samples": ints(st.sampled_from([4, 5, 20_000, 10**9])),
+    "--fit-steps": ints(st.integers(1, 10**7)),
+    "--ensemble-members": ints(st.integers(1, 10_000)),
+    "--gd-steps": ints(st.integers(1, 10**7)),
+    "--ensemble-sigma": floats(st.floats(0.01, 1e3)),
+    "--gd-lr": floats(st.floats(1e-4, 10)),
+    "--teleport-every": ints(st.integers(0, 100)),
+    "--target": floats(st.floats(0.01, 0.99)),
+    "predictor.hidden": lists(st.integers(1, 64)),
+    "predictor.test_fraction": floats(st.floats(0.01, 0.99)),
+    "invariance.n_random": ints(st.integers(1, 10_000)),
+    "invariance.t": floats(st.floats(1e-3, 100)),
+    "descent.batch_size": ints(st.integers(0, 2**24)),
+    "descent.teleport_at": lists(st.integers(0, 100)),
+    "descent.teleport_batches": ints(st.integers(1, 100)),
+    "descent.teleport_batch_size": ints(st.integers(0, 2**24)),
+    "descent.teleport_steps": ints(st.integers(0, 100)),
+    "descent.loss_tol": floats(st.floats(0, 1)),
+}
+
+
+class Composed(BaseException):
+    """Raised in place of the bridge pipeline: the options were accepted and composed into this config."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+
+@fuzz_settings(150)
+@given(
+    options=st.lists(st.sampled_from(sorted(BRIDGE_VALUES)), min_size=1, max_size=4, unique=True).flatmap(
+        lambda keys: st.tuples(*[st.tuples(st.just(k), BRIDGE_VALUES[k]) for k in keys])
+    )
+)
+def test_bridge_size_options(world, fuzz_stats, options, monkeypatch_module):
+    """Every bridge option either refused with one line (exit 2, nothing created) or composed into a config
+    whose every value lies within its stated limits; the pipeline itself (minutes) is replaced."""
+    from liegan.config import check_fields
+
+    argv = ["bridge", "runs/done", "--out", "bo", "--quiet"]
+    for key, value in options:
+        argv += [f"{key}={value}"] if key.startswith("--") else ["--set", f"{key}={value}"]
+    with case(world) as box:
+        try:
+            rc = check_contract(fuzz_stats, box, argv, produced=[])
+        except Composed as done:
+            check_fields(done.cfg, "composed")  # raises InputError for a value outside its limits
+            assert not (box / "bo").exists()
+            fuzz_stats["cli_cases"] += 1
+            fuzz_stats["cli_sane"] += 1
+            return
+        assert rc == 2, (argv, rc)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    import liegan.trainers.bridge as bridge
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(bridge, "run_bridge", lambda run, cfg, out=None, progress=True: (_ for _ in ()).throw(Composed(cfg)))
+    yield mp
+    mp.undo()
+
+
+GENERATOR_VALUES = st.sampled_from([0.0, 1e-310, 1e-12, 1.0, -3.0, 1e150, 7.0, float("nan"), float("inf")])
+
+
+@fuzz_settings(40)
+@given(
+    c=st.integers(1, 3),
+    n=st.integers(1, 5),
+    fill=st.one_of(GENERATOR_VALUES.map(lambda v: ("const", v)), st.integers(0, 2**31).map(lambda s: ("seed", s))),
+    draws=st.one_of(st.none(), ints(st.integers(1, 50))),
+)
+def test_analyze_inputs(world, fuzz_stats, c, n, fill, draws):
+    """An algebra file of any small shape and content (zero, subnormal, huge, integer, non-finite) and any
+    --metric-draws: a report, or one line and exit 2 with nothing written."""
+    kind, v = fill
+    L = np.full((c, n, n), v) if kind == "const" else np.random.default_rng(v).integers(-3, 4, (c, n, n)) * 1.0
+    with case(world) as box:
+        (box / "a").mkdir()
+        np.savez(box / "a" / "algebra.npz", generators=L, mask=np.ones_like(L))
+        argv = ["analyze", "a/algebra.npz", "--no-figures", *([] if draws is None else [f"--metric-draws={draws}"])]
+        if check_contract(fuzz_stats, box, argv, produced=["a"]) == 0:
+            assert (box / "a" / "analysis.json").is_file() and (box / "a" / "report.md").is_file()
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=12),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+    max_leaves=12,
+)
+ENTRY_KEYS = ["key", "filename", "size", "filesize", "checksum", "links"]
+
+
+@st.composite
+def records(draw) -> bytes:
+    """A Zenodo record as a server might send it: valid, with fields of the wrong type, or not JSON at all."""
+    entry = {"key": "train.h5", "size": 3, "checksum": "md5:" + "0" * 32, "links": {"self": "http://127.0.0.1:9/f"}}
+    for k in draw(st.lists(st.sampled_from(ENTRY_KEYS), max_size=3, unique=True)):
+        entry[k] = draw(JSONISH)
+    meta = draw(st.one_of(st.just({"files": [entry]}), st.just({"files": {"entries": {"e": entry}}}), JSONISH))
+    body = json.dumps(meta, allow_nan=True).encode()
+    cut = draw(st.one_of(st.none(), st.integers(0, max(0, len(body) - 1))))
+    return body if cut is None else body[:cut]
+
+
+@fuzz_settings(100)
+@given(body=records())
+def test_fetch_records(world, fuzz_stats, body, monkeypatch_fetch):
+    """`liegan data fetch` against whatever the records API returns (the downloads themselves fail: nothing
+    listens there): one line naming the URL and exit 2, nothing created under --data-dir."""
+    monkeypatch_fetch["body"] = body
+    with case(world) as box:
+        argv = ["data", "fetch", "topquark", "--data-dir", "d", "--api", "http://127.0.0.1:9/api", "--quiet"]
+        assert check_contract(fuzz_stats, box, argv, produced=[]) == 2
+        assert not (box / "d").exists()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_fetch():
+    import urllib.error
+
+    from liegan.datasets import fetch
+
+    served: dict = {}
+
+    class Response(io.BytesIO):
+        status, length = 200, None
+
+    def fake_open(url, headers=None):
+        if url.endswith("/records/2603256"):
+            return Response(served["body"])
+        raise urllib.error.URLError("connection refused")
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(fetch, "_open", fake_open)
+    yield served
+    mp.undo()
