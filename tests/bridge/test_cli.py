@@ -85,7 +85,7 @@ def test_settings_resolve_defaults_file_options_set(tmp_path):
     assert cfg.descent.teleport_at == [0, 10] and cfg.predictor.fit_steps == 600  # the default
     with pytest.raises(InputError, match="unknown option 'descent.lrr'"):
         resolve(_args(set=["descent.lrr=1"]))
-    with pytest.raises(InputError, match="descent.steps: got 'many'; allowed: an integer"):
+    with pytest.raises(InputError, match="--gd-steps: got 'many'; allowed: an integer"):
         resolve(_args(gd_steps="many"))
 
 
