@@ -255,13 +255,13 @@ def test_data_dir_under_a_regular_file_is_refused_before_the_network(tmp_path, z
     assert zenodo.log == [] and (tmp_path / "file").read_text() == "x"
 
 
-def test_cli_data_dir_under_a_file_and_malformed_json_are_one_line_exit_2(tmp_path, zenodo):
+def test_cli_data_dir_under_a_file_and_malformed_json_are_one_line_exit_2(tmp_path, zenodo, run_cli):
     (tmp_path / "file").write_text("x")
     env = {**os.environ, "LIEGAN_ZENODO_API": zenodo.api}
-    base = [sys.executable, "-m", "liegan", "data", "fetch", "topquark", "--quiet"]
-    r = subprocess.run([*base, "--data-dir", str(tmp_path / "file")], capture_output=True, text=True, env=env)
+    base = ["data", "fetch", "topquark", "--quiet"]
+    r = run_cli(*base, "--data-dir", str(tmp_path / "file"), env=env)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--data-dir" in r.stderr, r.stderr
     zenodo.record_body = b'{"files": [{"key": "train.h5", "checksum": "md5:00", "size": "big"'
-    r = subprocess.run([*base, "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, env=env)
+    r = run_cli(*base, "--data-dir", str(tmp_path / "d"), env=env)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "/api/records/" in r.stderr, r.stderr
     assert not (tmp_path / "d").exists() and (tmp_path / "file").read_text() == "x"
