@@ -11,6 +11,8 @@ torch; they are re-exported here, so that the trainer, the analysis scripts and 
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from liegan.scores import (  # noqa: F401  (re-exported: the one place callers look for the maths)
@@ -36,7 +38,42 @@ def combine(z: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
 
 def exp_map(z: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
     """Group elements g = exp(sum_i z_i L_i).  z: (b, c), L: (c, n, n) -> (b, n, n)."""
-    return torch.linalg.matrix_exp(combine(z, L))
+    return matrix_exp(combine(z, L))
+
+
+# Scaling and squaring with a degree-12 Taylor polynomial, for the small matrices (n <= 16) of every built-in
+# dataset.  Why not torch.linalg.matrix_exp: on a batch of 512 4 x 4 matrices its forward and backward took
+# a third of a top-quark step (it picks a Pade degree per matrix and differentiates through the exponential
+# of a 2n x 2n block matrix); this is 5 batched products plus the squarings, differentiated by autograd.
+# After scaling, ||X||_1 <= theta, so the truncation error is below theta^13 / 13! * e^theta relative:
+# 3e-14 at theta 0.5 (float32, eps 6e-8) and 3e-18 at theta 0.25 (float64, eps 1.1e-16).
+_TAYLOR_THETA = {torch.float32: 0.5, torch.float64: 0.25}
+_TAYLOR = [1.0 / math.factorial(k) for k in range(13)]
+SMALL_N = 16
+
+
+def matrix_exp(A: torch.Tensor) -> torch.Tensor:
+    """exp(A) for a batch A: (..., n, n).  Real float32/float64 with n <= SMALL_N and finite entries take the
+    Taylor path above; anything else is torch.linalg.matrix_exp."""
+    theta = _TAYLOR_THETA.get(A.dtype)
+    if theta is None or A.shape[-1] > SMALL_N or A.numel() == 0:
+        return torch.linalg.matrix_exp(A)
+    norm = float(A.detach().abs().sum(-2).amax())  # the largest 1-norm in the batch: one scale for all
+    if not math.isfinite(norm):
+        return torch.linalg.matrix_exp(A)  # NaN/inf in, NaN/inf out, as matrix_exp gives them
+    s = max(0, math.ceil(math.log2(norm / theta))) if norm > theta else 0
+    X = A * 0.5**s
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    X2 = X @ X
+    X3, X4 = X2 @ X, X2 @ X2
+    # Paterson-Stockmeyer: sum_k X^k / k! = B0 + X4 (B1 + X4 B2), each B_j a cubic in X (3 products fewer
+    # than Horner's rule)
+    f = _TAYLOR
+    B = [f[j] * eye + f[j + 1] * X + f[j + 2] * X2 + f[j + 3] * X3 for j in (0, 4, 8)]
+    E = B[0] + X4 @ (B[1] + X4 @ (B[2] + f[12] * X4))
+    for _ in range(s):
+        E = E @ E
+    return E
 
 
 def act(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
