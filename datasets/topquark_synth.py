@@ -362,7 +362,23 @@ def write_split(
                 bar.update(m)
         if bar is not None:
             bar.close()
+        _stamp_format_version(tmp)
     return summary
+
+
+# pandas before 3.1 reads a table only when its group carries ``pandas_version`` (the format version,
+# "0.15.2" ever since it was introduced); without it, older pandas takes the file for a pre-0.10.1 one and
+# fails on the column attributes.  pandas 3.1 stopped writing it, so it is written here: the real files,
+# and the original LieGAN code's pd.read_hdf in an older environment, have it.
+PANDAS_FORMAT_VERSION = "0.15.2"
+
+
+def _stamp_format_version(path: Path) -> None:
+    import tables
+
+    with tables.open_file(str(path), mode="a") as f:
+        if "pandas_version" not in f.root.table._v_attrs:
+            f.root.table._v_attrs.pandas_version = PANDAS_FORMAT_VERSION
 
 
 def split_sizes(n_train: int) -> dict[str, int]:
