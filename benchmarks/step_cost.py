@@ -11,7 +11,8 @@ blocks and, for the generator's exponential alone (forward and backward of liega
 of the preset's size and shape), the same for torch.linalg.matrix_exp.
 
 --exp torch runs the steps with torch.linalg.matrix_exp in place of liegan.lie.matrix_exp, to show what the
-closed-form path saves inside a step.
+Taylor path saves inside a step.  For a "before" figure, run this script with PYTHONPATH pointing at an
+install of the older liegan (e.g. `pip install --no-deps --target DIR <old checkout>`).
 """
 
 from __future__ import annotations
@@ -58,7 +59,11 @@ def _exp_cost(trainer, steps: int, repeats: int) -> tuple[float, float]:
     """ms per forward + backward of the generator's exponential: (liegan.lie.matrix_exp, torch's)."""
     import torch
 
-    from liegan.lie import combine, matrix_exp
+    import liegan.lie
+    from liegan.lie import combine
+
+    # a liegan from before liegan.lie.matrix_exp (a "before" measurement with PYTHONPATH) has torch's only
+    matrix_exp = getattr(liegan.lie, "matrix_exp", torch.linalg.matrix_exp)
 
     G, b = trainer.G, trainer.cfg.train.batch_size
     z = G.coefficients(b, G.mask.device)

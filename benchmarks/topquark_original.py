@@ -25,6 +25,7 @@ every jet is used), which checks the same score every 50 steps and prints the ti
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -64,7 +65,8 @@ def run_original(directory: Path, python: str, seed: int, max_epochs: int) -> li
     cmd += ["--num_epochs", str(max_epochs), "--save_path", tempfile.mkdtemp(prefix="liegan-orig-")]
     rows: list[tuple[int, float, float]] = []
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}  # each print reaches us when made, as on a terminal
+    proc = subprocess.Popen(cmd, cwd=directory, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     epoch, at, numbers = None, 0.0, []
     try:
         for line in proc.stdout:
