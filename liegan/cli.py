@@ -9,11 +9,14 @@ printed as one line naming the file and the problem, with exit status 2; a run t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import importlib
 import os
 import re
+import signal
 import sys
+import threading
 
 from liegan._version import __version__
 
@@ -111,11 +114,39 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:  # a Ctrl-C at any moment, imports included, ends quietly with the shell's status for SIGINT
-        return _main(argv)
-    except KeyboardInterrupt:
-        print("liegan: interrupted", file=sys.stderr)
-        return 130
+    interrupted: list[int] = []
+    with _sigint_noted(interrupted):
+        try:  # a Ctrl-C at any moment, imports included, ends quietly with the shell's status for SIGINT
+            return _main(argv)
+        except KeyboardInterrupt:
+            print("liegan: interrupted", file=sys.stderr)
+            return 130
+        except Exception:
+            # A Ctrl-C inside a C extension's import can surface as another error (numpy's reads "ImportError:
+            # PyCapsule_Import could not import module 'datetime'"): after a SIGINT, that is the interrupt.
+            if not interrupted:
+                raise
+            print("liegan: interrupted", file=sys.stderr)
+            return 130
+
+
+@contextlib.contextmanager
+def _sigint_noted(seen: list[int]):
+    """Python's own Ctrl-C behaviour (raise KeyboardInterrupt), noting in ``seen`` that it happened."""
+    own = threading.current_thread() is threading.main_thread()
+    if not own or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield  # embedded, or a caller with its own handler: leave it alone
+        return
+
+    def handler(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _main(argv: list[str] | None) -> int:

@@ -202,3 +202,27 @@ def test_commands_that_do_not_train_do_not_import_torch(tmp_path, run_python):
 def test_misspelt_command_or_choice_names_the_one_meant(tmp_path, run_cli):
     assert_one_line_error(run_cli("trian"), "invalid choice: 'trian'", "did you mean 'train'?")
     assert_one_line_error(run_cli("export", tmp_path, "--format", "nzp"), "did you mean 'npz'?")
+
+
+def test_ctrl_c_that_surfaces_as_another_error_is_the_interrupt(monkeypatch, capsys):
+    # numpy interrupted mid-import raises ImportError, not KeyboardInterrupt; after a SIGINT that is the interrupt
+    import signal
+
+    from liegan import cli
+
+    def interrupted_import(argv):
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        raise ImportError("PyCapsule_Import could not import module 'datetime'")
+
+    monkeypatch.setattr(cli, "_main", interrupted_import)
+    assert cli.main(["train"]) == 130
+    assert capsys.readouterr().err == "liegan: interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler given back
+
+    def broken_import(argv):  # negative control: without a SIGINT the error is a real one
+        raise ImportError("no module named x")
+
+    monkeypatch.setattr(cli, "_main", broken_import)
+    with pytest.raises(ImportError):
+        cli.main(["train"])
