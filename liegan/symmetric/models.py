@@ -109,14 +109,17 @@ class EquivariantLinear(nn.Module):
         return torch.einsum("abr,rij->abij", self.coef, self.B)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("abij,zbj->zai", self.weight(), x) + self.bias @ self.V
+        # one (b, k_in n) x (k_in n, k_out n) matmul: einsum picks a batched product of tiny matrices here
+        W = self.weight().permute(0, 2, 1, 3).reshape(self.coef.shape[0] * self.B.shape[-1], -1)
+        return (x.flatten(1) @ W.T).reshape(len(x), self.coef.shape[0], -1) + self.bias @ self.V
 
 
 def quadratic_invariants(x: torch.Tensor, S: torch.Tensor, pairs: bool = False) -> torch.Tensor:
     """x_a^T S_f x_a for every component a and form f (b, k * F), or with ``pairs`` x_a^T S_f x_b for
     a <= b (b, k (k + 1) / 2 * F)."""
-    if not pairs:
-        return torch.einsum("zai,fij,zaj->zaf", x, S, x).flatten(1)
+    if not pairs:  # (x_a x_a^T) flattened against each flattened S: one matmul, not a batch of tiny ones
+        outer = (x[..., :, None] * x[..., None, :]).flatten(2)
+        return (outer @ S.flatten(1).T).flatten(1)
     G = torch.einsum("zai,fij,zbj->zabf", x, S, x)
     a, b = torch.triu_indices(x.shape[1], x.shape[1], device=x.device)
     return G[:, a, b].flatten(1)
