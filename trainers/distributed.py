@@ -207,33 +207,28 @@ ERROR_FILE = "LIEGAN_ERROR_FILE"  # set by launch(): where a worker leaves its o
 
 def launch(nproc: int, cfg, resume=None, quiet: bool = False) -> int:
     """``liegan train --nproc N``: ``torchrun --standalone --nproc_per_node=N -m liegan train --resolved FILE``
-    on this machine, FILE holding ``cfg`` (composed and checked once, here); its exit code.
+    on this machine, FILE holding ``cfg`` (composed and checked once, here); its exit code."""
+    from liegan.config import to_toml
+
+    with tempfile.TemporaryDirectory(prefix="liegan-launch-") as tmp:
+        resolved = Path(tmp) / "config.toml"
+        resolved.write_text(to_toml(cfg.to_dict(), header="liegan train --nproc: the launcher's resolved config"))
+        args = ["train", "--resolved", str(resolved), *(["--resume", str(resume)] if resume else [])]
+        return launch_command(nproc, [*args, *(["--quiet"] if quiet else [])])
+
+
+def launch_command(nproc: int, args: list[str]) -> int:
+    """``torchrun --standalone --nproc_per_node=N -m liegan ARGS`` on this machine; its exit code.
 
     A worker's error comes back as its one line with its status (2 for bad input), as in one process:
     torchrun's own report of the failed worker (a ChildFailedError traceback) is not shown.  Ctrl-C reaches
     the workers through torchrun; they write their checkpoint and the launch returns 130."""
-    from liegan.config import to_toml
-
     with tempfile.TemporaryDirectory(prefix="liegan-launch-") as tmp:
-        resolved, error_file = Path(tmp) / "config.toml", Path(tmp) / "error.json"
-        resolved.write_text(to_toml(cfg.to_dict(), header="liegan train --nproc: the launcher's resolved config"))
-        cmd = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            f"--nproc_per_node={nproc}",
-            "-m",
-            "liegan",
-            "train",
-            "--resolved",
-            str(resolved),
-            *(["--resume", str(resume)] if resume else []),
-            *(["--quiet"] if quiet else []),
-        ]
+        error_file = Path(tmp) / "error.json"
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
         # OMP_NUM_THREADS=1 is what torchrun sets when it is unset, with a banner saying so: set it, no banner
         env = {"OMP_NUM_THREADS": "1", **os.environ, ERROR_FILE: str(error_file)}
-        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)
+        proc = subprocess.Popen([*cmd, "-m", "liegan", *args], env=env, stderr=subprocess.PIPE)
         relay = threading.Thread(target=_relay, args=(proc.stderr, error_file), daemon=True)
         relay.start()
         code = _wait(proc)
@@ -267,10 +262,11 @@ def _relay(stream, error_file: Path) -> None:
 
 
 @contextlib.contextmanager
-def worker_errors_reported():
-    """In a worker of :func:`launch`: an InputError or TrainingError is written to the launcher's error file
-    (the first rank to fail writes it) and the worker exits with its status without printing, so the user
-    reads one line, once.  Elsewhere the errors pass through to the CLI's usual one-line report."""
+def worker_errors_reported(command: str = "train"):
+    """In a worker of :func:`launch_command` running ``liegan COMMAND``: an InputError or TrainingError is
+    written to the launcher's error file (the first rank to fail writes it) and the worker exits with its
+    status without printing, so the user reads one line, once.  Elsewhere the errors pass through to the
+    CLI's usual one-line report."""
     path = os.environ.get(ERROR_FILE)
     if not path or not launched_by_torchrun():
         yield
@@ -282,5 +278,5 @@ def worker_errors_reported():
         with contextlib.suppress(FileExistsError):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
-                json.dump({"message": f"liegan train: error: {e}", "code": code}, f)
+                json.dump({"message": f"liegan {command}: error: {e}", "code": code}, f)
         raise SystemExit(code) from None

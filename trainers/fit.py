@@ -47,6 +47,7 @@ from liegan.symmetric import (
     group_of,
 )
 from liegan.trainers.bridge import data_config_for
+from liegan.trainers.distributed import Dist, rank_seed, setup, shard, wrap
 from liegan.trainers.fit_tasks import FitTask, Split, pairs_task, twobody_task
 from liegan.trainers.writer import RunWriter
 
@@ -241,27 +242,41 @@ def predict(model: torch.nn.Module, x: torch.Tensor, device: torch.device, batch
 # Augmentation draws each batch's elements from a pool of POOL fresh group samples, redrawn every POOL_EVERY
 # steps: a matrix exponential per sample per step costs more than the small predictors' whole step.
 POOL, POOL_EVERY = 4096, 64
+ALONE = Dist()  # one process: rank 0 of 1, every collective a no-op
 
 
 def train_model(
-    model, split: Split, task: FitTask, group: Group | None, cfg: FitConfig, steps: int, seed: int, log=None
+    model,
+    split: Split,
+    task: FitTask,
+    group: Group | None,
+    cfg: FitConfig,
+    steps: int,
+    seed: int,
+    log=None,
+    ctx: Dist = ALONE,
 ) -> torch.nn.Module:
-    """Adam on minibatches for ``steps`` steps; with ``group``, every batch moved by fresh group elements."""
+    """Adam on minibatches for ``steps`` steps; with ``group``, every batch moved by fresh group elements.
+    Under torchrun (``ctx``) every rank draws the same global batch of ``cfg.batch_size`` and trains on its
+    shard, DDP averaging the gradients, so W processes take the steps one process takes."""
     device = device_of(cfg)
     model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    gen = torch.Generator().manual_seed(seed)
+    net = wrap(model, ctx, device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(seed)  # the batches: the same stream on every rank
+    # the group elements: a stream per rank, as the adversarial loop draws its coefficients
+    aug = gen if not ctx.enabled else torch.Generator().manual_seed(rank_seed(seed, ctx.rank + 1))
     x_all, y_all = split.x_train.to(device), split.y_train.to(device)
     crit, n = loss_fn(task), len(split.x_train)
     every = max(1, steps // 50)
     for step in range(steps):
-        idx = torch.randint(0, n, (min(cfg.batch_size, n),), generator=gen).to(device)
+        idx = shard(torch.randint(0, n, (min(cfg.batch_size, n),), generator=gen), ctx).to(device)
         x, y = x_all[idx], y_all[idx]
         if group is not None:
             if step % POOL_EVERY == 0:
-                pool = group.sample(POOL, gen).to(device=device, dtype=x.dtype)
-            x, y = augment(group, x, y, task.y_kind == YKind.VECTOR, gen, pool)
-        loss = crit(model(x), y)
+                pool = group.sample(POOL, aug).to(device=device, dtype=x.dtype)
+            x, y = augment(group, x, y, task.y_kind == YKind.VECTOR, aug, pool)
+        loss = crit(net(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -296,15 +311,23 @@ def scores(model, x: torch.Tensor, y: torch.Tensor, task: FitTask, cfg: FitConfi
 
 
 def run_seed(
-    mode: str, task: FitTask, groups: Groups, cfg: FitConfig, seed: int, steps: int, writer: RunWriter
+    mode: str,
+    task: FitTask,
+    groups: Groups,
+    cfg: FitConfig,
+    seed: int,
+    steps: int,
+    writer: RunWriter,
+    ctx: Dist = ALONE,
 ) -> dict:
-    """One seed of one mode: the in-distribution fit, the out-of-distribution fit and the size curve."""
+    """One seed of one mode: the in-distribution fit, the out-of-distribution fit and the size curve.  Under
+    torchrun every rank scores the same trained model on the whole test set (rank 0 reports)."""
 
     def fit(split: Split, tag: str):
         torch.manual_seed(seed)
         model, group = make_model(mode, task, groups, cfg)
         log = lambda v, s: writer.scalars({f"{mode}/{tag}/seed{seed}/train_loss": v}, s)  # noqa: E731
-        return train_model(model, split, task, group, cfg, steps, seed, log)
+        return train_model(model, split, task, group, cfg, steps, seed, log, ctx)
 
     vector, device = task.y_kind == YKind.VECTOR, device_of(cfg)
     model = fit(task.iid, "iid")
@@ -369,8 +392,17 @@ def run_fit(
     task: FitTask | None = None,
 ) -> dict:
     """The whole pipeline; returns the dict written to OUT/fit.json.  ``task``: train on this task instead
-    of the one built from the run's dataset (the dataset still supplies the known symmetry)."""
+    of the one built from the run's dataset (the dataset still supplies the known symmetry).  Started by
+    torchrun, the processes train each model together (DDP; gloo on CPU) and rank 0 writes OUT."""
     cfg = cfg or FitConfig()
+    ctx, device = setup(device_of(cfg))
+    try:
+        return _run_fit(run, dataclasses.replace(cfg, device=str(device)), out, progress, task, ctx)
+    finally:
+        ctx.close()
+
+
+def _run_fit(run, cfg: FitConfig, out, progress, task: FitTask | None, ctx: Dist) -> dict:
     src = Path(run)
     algebra = load_algebra(src)
     out = Path(out) if out is not None else (src if src.is_dir() else src.parent) / "fit"
@@ -382,8 +414,10 @@ def run_fit(
     task = task or built
     groups = build_groups(algebra, info, cfg)
     steps = cfg.epochs * math.ceil(len(task.iid.x_train) / cfg.batch_size)
-    writer = RunWriter(out, info, every=1)
-    writer.images(algebra.generators, None, 0)  # the algebra put to work, beside the figures it buys
+    writer = RunWriter(out, info, every=1, enabled=ctx.is_main)
+    progress = progress if ctx.is_main else (lambda _: None)
+    if writer.enabled:  # the algebra put to work, beside the figures it buys
+        writer.images(algebra.generators, None, 0)
     modes, skipped = {}, {}
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
@@ -391,7 +425,7 @@ def run_fit(
         for mode in cfg.modes:
             t_mode = time.time()
             try:
-                per_seed = [run_seed(mode, task, groups, cfg, s, steps, writer) for s in range(cfg.seeds)]
+                per_seed = [run_seed(mode, task, groups, cfg, s, steps, writer, ctx) for s in range(cfg.seeds)]
             except Skip as e:
                 skipped[mode] = str(e)
                 progress(f"{mode}: skipped ({e})")
@@ -415,10 +449,16 @@ def run_fit(
             "skipped": skipped,
             "seconds": time.time() - t0,
             "device": str(device_of(cfg)),
+            "processes": ctx.world,
+            "equivariance_error_under": {
+                "equivariance_error": "the known symmetry's group" if groups.true else "the discovered group",
+                "equivariance_error_discovered": "the discovered algebra's group (its coefficient distribution)",
+            },
             "out": str(out),
         }
     )
-    write_text_atomic(out / "fit.json", json.dumps(result, indent=2) + "\n")
+    if ctx.is_main:
+        write_text_atomic(out / "fit.json", json.dumps(result, indent=2) + "\n")
     return result
 
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
 
 from liegan.io import InputError
 from liegan.trainers.bridge_cli import positive_int as _positive  # the option type `liegan bridge` uses
@@ -62,16 +67,29 @@ def register(subparsers) -> None:
     p.add_argument("--data-dir", default=None, help="where the dataset lives (default: the run's)")
     p.add_argument("--device", default=None, help="auto (CUDA when present), cpu or cuda:N")
     p.add_argument("--out", default=None, help="output folder (default RUN/fit)")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train each model with N processes on this machine (DDP; runs torchrun --standalone "
+        "--nproc_per_node=N)",
+    )
+    # the resolved config a `--nproc N` launch hands to its workers (composed and checked once, in the launcher)
+    p.add_argument("--resolved", help=argparse.SUPPRESS)
     p.set_defaults(func=main)
 
 
-def main(args) -> int:
-    from liegan.trainers.fit import HEADER, config_for, run_fit
+def compose(args):
+    """The FitConfig of the command line (or of the launcher's resolved file, in a worker)."""
+    from liegan.trainers.fit import FitConfig, config_for
 
+    if args.resolved:
+        return FitConfig(**json.loads(Path(args.resolved).read_text()))
     modes = None if args.modes is None else [m.strip() for m in args.modes.split(",") if m.strip()]
     if args.sigma is not None and not args.sigma > 0:
         raise InputError(f"--sigma must be positive, got {args.sigma}")
-    cfg = config_for(
+    return config_for(
         args.protocol,
         modes=modes,
         seeds=args.seeds,
@@ -83,8 +101,36 @@ def main(args) -> int:
         data_dir=args.data_dir,
         device=args.device,
     )
-    print(HEADER)
-    res = run_fit(args.run, cfg, args.out)
+
+
+def launch(args, cfg) -> int:
+    """``liegan fit --nproc N``: the workers read the config composed here from a file."""
+    from liegan.trainers.distributed import launch_command
+
+    with tempfile.TemporaryDirectory(prefix="liegan-fit-") as tmp:
+        resolved = Path(tmp) / "fit-config.json"
+        resolved.write_text(json.dumps(dataclasses.asdict(cfg)))
+        out = ["--out", args.out] if args.out else []
+        return launch_command(args.nproc, ["fit", args.run, "--resolved", str(resolved), *out])
+
+
+def main(args) -> int:
+    from liegan.trainers.cli import MAX_NPROC
+    from liegan.trainers.distributed import launched_by_torchrun, worker_errors_reported
+    from liegan.trainers.fit import HEADER, run_fit
+
+    if not 1 <= args.nproc <= MAX_NPROC:
+        raise InputError(f"--nproc {args.nproc}: allowed: 1 to {MAX_NPROC} processes")
+    cfg = compose(args)
+    if args.nproc > 1 and not launched_by_torchrun():
+        return launch(args, cfg)
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun rank 0 reports for all
+    if main_rank:
+        print(HEADER)
+    with worker_errors_reported("fit"):
+        res = run_fit(args.run, cfg, args.out)
+    if not main_rank:
+        return 0
     for mode, why in res["skipped"].items():
         print(f"note: {mode} skipped: {why}")
     print(

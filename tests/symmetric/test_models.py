@@ -39,6 +39,21 @@ def test_emlp_is_equivariant_and_the_plain_mlp_is_not():
         assert_equivariant(plain, x, TWOBODY, vector_output=True)
 
 
+def test_emlp_of_a_perturbed_generator_is_off_under_the_true_group_by_the_perturbation_squared():
+    """An EMLP built from T + eps P (a learned generator eps away from so(2)) is equivariant under the true
+    group only to O(eps^2): ten times the perturbation, a hundred times the error; none, round-off."""
+    T = algebras.twobody_so2()
+    P = np.random.default_rng(1).standard_normal((1, 8, 8)) * (T != 0)  # within the 2x2 blocks
+    P *= np.linalg.norm(T) / np.linalg.norm(P)
+    x, errs = _x(256, 5, 8), []
+    for eps in (0.0, 1e-3, 1e-2):
+        torch.manual_seed(0)
+        model = EMLP(GroupSpaces(Group(T + eps * P, "normal", 3.0)), 5, 5, [8]).eval()
+        errs.append(equivariance_error(model, x, TWOBODY, vector_output=True))
+    assert errs[0] < 1e-10, errs
+    assert 30 < errs[2] / errs[1] < 300, errs
+
+
 def test_negative_control_emlp_of_a_wrong_group_fails_under_the_true_one():
     wrong = np.zeros((1, 8, 8))
     wrong[0, :4, :4] = np.kron(np.eye(2), [[0.0, 1.0], [-1.0, 0.0]])  # rotates q1 and p1 only
