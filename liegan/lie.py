@@ -137,4 +137,3 @@ def identity_cosine(gx: torch.Tensor, x: torch.Tensor, eps: float = 1e-8, space:
         raise ValueError(f"unknown identity space {space!r} (use one of {list(IDENTITY_SPACES)})")
     gx, x = gx.flatten(2), x.flatten(2)
     return ((gx * x).sum(-1) / (gx.norm(dim=-1) * x.norm(dim=-1) + eps)).mean()
-

@@ -383,9 +383,7 @@ _key_locks: dict[tuple, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def _calibration(
-    c: int, n: int, mask_bytes: bytes, conformal: bool, tol: float, min_gap: float, R: int
-) -> Calibration:
+def _calibration(c: int, n: int, mask_bytes: bytes, conformal: bool, tol: float, min_gap: float, R: int) -> Calibration:
     """Memory, else the disk cache, else computed (and cached); one computation per key even when a
     background warm-up and a score ask for it at once (the second waits for the first)."""
     key = (c, n, mask_bytes, conformal, tol, min_gap, R)

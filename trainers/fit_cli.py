@@ -72,8 +72,7 @@ def register(subparsers) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="train each model with N processes on this machine (DDP; runs torchrun --standalone "
-        "--nproc_per_node=N)",
+        help="train each model with N processes on this machine (DDP; runs torchrun --standalone --nproc_per_node=N)",
     )
     # the resolved config a `--nproc N` launch hands to its workers (composed and checked once, in the launcher)
     p.add_argument("--resolved", help=argparse.SUPPRESS)

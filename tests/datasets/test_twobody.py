@@ -302,4 +302,3 @@ def test_hnn_missing_test_split(tmp_path):
     path.write_bytes(pickle.dumps({"coords": np.zeros((2, 3, 8))}))
     with pytest.raises(InputError, match="no 'test_coords' array"):
         load_dataset(DataConfig(dataset="twobody", data_file=str(path), split="test"))
-
