@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from original_launch import original_command, torchvision_works
 
 from liegan.algebras import twobody_so2
 from liegan.cli import Parser
@@ -37,29 +38,13 @@ from liegan.lie import frobenius_cosine
 
 README_ARGS = ["--g_init", "2*2_factorization", "--lamda", "1", "--sigma_init", "1", "--num_epochs", "100"]
 FLOAT = re.compile(r"[-+]?\d+\.?\d*(?:e[-+]?\d+)?")
-# main_lagan.py run as __main__ from the checkout, torchvision stood in for when it cannot be imported
-LAUNCH = """
-import runpy, sys, types
-if {stub}:
-    tv = types.ModuleType("torchvision")
-    tv.datasets, tv.transforms = types.ModuleType("torchvision.datasets"), types.ModuleType("torchvision.transforms")
-    tv.transforms.functional = types.ModuleType("torchvision.transforms.functional")
-    sys.modules.update({{m.__name__: m for m in (tv, tv.datasets, tv.transforms, tv.transforms.functional)}})
-sys.argv = ["main_lagan.py"] + sys.argv[1:]
-sys.path.insert(0, ".")
-runpy.run_path("main_lagan.py", run_name="__main__")
-"""
 
 
-def torchvision_works(python: str) -> bool:
-    return subprocess.run([python, "-c", "import torchvision"], capture_output=True).returncode == 0
-
-
-def run_original(checkout: Path, python: str, seed: int, target: float, stub: bool, limit_s: float) -> dict:
+def run_original(checkout: Path, python: str, seed: int, target: float, limit_s: float) -> dict:
     """Seconds from the start until a printed generator first scores >= target (NaN if never), and at which
     epoch; the process is ended then."""
     so2 = twobody_so2()
-    cmd = [python, "-u", "-c", LAUNCH.format(stub=stub), *README_ARGS, "--seed", str(seed)]
+    cmd = original_command(python, [*README_ARGS, "--seed", str(seed)])
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=checkout, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     block, epoch = None, -1
@@ -125,14 +110,13 @@ def main() -> int:
     if args.only != "liegan":
         if not (args.checkout / "main_lagan.py").exists() or not Path(python).exists():
             ap.error(f"{args.checkout}: no main_lagan.py there, or no interpreter {python} (pass --python)")
-        stub = not torchvision_works(python)
-        if stub:
+        if not torchvision_works(python):
             print("original: torchvision cannot be imported by its interpreter; empty stand-ins registered")
     orig, ours = {}, {}
     with tempfile.TemporaryDirectory(prefix="liegan-side-") as logdir:
         for s in args.seeds:
             if args.only != "liegan":
-                orig[s] = o = run_original(args.checkout, python, s, args.target, stub, args.limit)
+                orig[s] = o = run_original(args.checkout, python, s, args.target, args.limit)
                 seen = f"after epoch {o['epoch']}" if o["epoch"] is not None else f"not reached in {args.limit:g} s"
                 last = f"last printed epoch {o.get('last_epoch')}, |cos| {o['cos']:.4f}"
                 print(f"original seed {s}: {o['seconds']:.2f} s ({seen}; {last})", flush=True)

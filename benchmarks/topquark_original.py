@@ -25,7 +25,6 @@ every jet is used), which checks the same score every 50 steps and prints the ti
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -34,25 +33,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from original_launch import original_command
 
 TARGET = 0.99
-# main_lagan.py run as __main__ from the checkout.  Its dataset module imports torchvision, which only its
-# rotated-MNIST experiment uses and PyPI ships only for torch's CUDA build: where the import fails, empty
-# stand-in modules take its place (nothing of the original's code is changed).
-LAUNCH = """
-import runpy, sys, types, torch
-try:
-    import torchvision
-except Exception:
-    tv = types.ModuleType("torchvision")
-    tv.datasets, tv.transforms = types.ModuleType("torchvision.datasets"), types.ModuleType("torchvision.transforms")
-    tv.transforms.functional = types.ModuleType("torchvision.transforms.functional")
-    sys.modules.update({m.__name__: m for m in (tv, tv.datasets, tv.transforms, tv.transforms.functional)})
-torch.set_printoptions(precision=8, sci_mode=True)
-sys.argv = ["main_lagan.py"] + sys.argv[1:]
-sys.path.insert(0, ".")
-runpy.run_path("main_lagan.py", run_name="__main__")
-"""
+# eight significant digits: the default four would blur the metric
+PRINT_OPTIONS = "import torch; torch.set_printoptions(precision=8, sci_mode=True)\n"
 PROTOCOL = "--task top_tagging --lamda 1 --g_init random --n_channel 7 --y_type scalar --sigma_init 1 --eta 0.1"
 NUMBER = re.compile(r"[-+]?\d+\.\d*(?:e[-+]?\d+)?")
 
@@ -61,12 +46,11 @@ def run_original(directory: Path, python: str, seed: int, max_epochs: int) -> li
     """(epoch, seconds from the process start, metric |cos| or 0 when no metric is accepted) per epoch."""
     from liegan.symmetry import LORENTZ, score
 
-    cmd = [python, "-c", LAUNCH, *PROTOCOL.split(), "--n_component", "2", "--seed", str(seed)]
+    cmd = original_command(python, [*PROTOCOL.split(), "--n_component", "2", "--seed", str(seed)], PRINT_OPTIONS)
     cmd += ["--num_epochs", str(max_epochs), "--save_path", tempfile.mkdtemp(prefix="liegan-orig-")]
     rows: list[tuple[int, float, float]] = []
     t0 = time.perf_counter()
-    env = os.environ | {"PYTHONUNBUFFERED": "1"}  # each print reaches us when made, as on a terminal
-    proc = subprocess.Popen(cmd, cwd=directory, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(cmd, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     epoch, at, numbers = None, 0.0, []
     try:
         for line in proc.stdout:
