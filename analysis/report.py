@@ -20,7 +20,7 @@ from liegan.discrete import MAX_ORDER, ORDER_TOL, DiscreteResult, discrete_analy
 from liegan.io import InputError, atomic_path, jsonable, write_text_atomic
 from liegan.metric import MetricResult, calibrating, solve_metric
 from liegan.symmetry import Symmetry, best_reference, score
-from liegan.verdict import make_verdict
+from liegan.verdict import Trend, make_verdict
 
 FIGURES = {
     "generators": "generators.png",
@@ -62,7 +62,7 @@ def analyze(
         L,
         names,
         best_reference(L, mask),
-        stored.get("trend"),
+        Trend.stored(stored),
         stored.get("context") or {"epochs": algebra.metrics.get("epochs")},
     )
     if validation:

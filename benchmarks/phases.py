@@ -12,7 +12,9 @@ Phases, each measured inside a new Python process (so interpreter start-up and i
               verdict (liegan.verdict.target_problems: span similarity, an accepted metric, the declared
               discrete order beyond chance), checked every --check-every steps
   rest        the answer -> train() returns (the remaining epochs, final scores, verdict, export)
-The verdict's own end-of-run convergence (which also judges the trend over epochs) is printed beside it.
+The verdict's own convergence (the targets and a steady trend over its window of steps, judged at every
+scoring point) is printed beside it: the step since which its test has passed, and whether
+train.stop_when_converged ended the run there.
 Top-quark jets are synthesised once under /tmp/liegan-bench (not part of any clock).
 """
 
@@ -66,7 +68,10 @@ def worker(dataset: str, overrides: dict, check_every: int) -> dict:
     marks["train_call"] = clock()
     result = train(cfg, progress=False, on_step=on_step)
     marks["end"] = clock()
-    marks["converged"] = bool((result.algebra.verdict or {}).get("converged"))
+    verdict = result.algebra.verdict or {}
+    marks["converged"] = bool(verdict.get("converged"))
+    marks["converged_at"] = (verdict.get("context") or {}).get("converged_at")
+    marks["stopped_at"] = result.metrics.get("stopped_at_step")
     marks["epochs"] = int(result.metrics.get("epochs", 0))
     return marks
 
@@ -84,6 +89,15 @@ def phase_row(m: dict) -> dict[str, float]:
         "rest": m["end"] - answer,
         "total": m["end"],
     }
+
+
+def verdict_words(m: dict) -> str:
+    """The verdict of a worker's run: converged since which step, stopped there or after how many epochs."""
+    if not m["converged"]:
+        return f"NOT converged ({m['epochs']} epochs)"
+    since = f" since step {m['converged_at']}" if m.get("converged_at") is not None else ""
+    end = f"stopped at step {m['stopped_at']}" if m.get("stopped_at") is not None else f"{m['epochs']} epochs"
+    return f"converged{since} ({end})"
 
 
 def main() -> int:
@@ -126,11 +140,7 @@ def main() -> int:
         m = json.loads(proc.stdout.strip().splitlines()[-1])
         row = phase_row(m)
         at = f"step {m['answer_step']}" if "answer" in m else "never"
-        print(
-            f"{ds:10s} "
-            + " ".join(f"{row[p]:10.2f}" for p in PHASES)
-            + f"  {at:10s}  {'converged' if m['converged'] else 'NOT converged'} ({m['epochs']} epochs)"
-        )
+        print(f"{ds:10s} " + " ".join(f"{row[p]:10.2f}" for p in PHASES) + f"  {at:10s}  {verdict_words(m)}")
     print("seconds; 'to answer' from the first step; NaN: the targets were never met at a checked step")
     return 0
 

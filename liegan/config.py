@@ -154,9 +154,10 @@ class TrainConfig:
     checkpoint_every: int = _num(10, lo=1, hi=MAX_EPOCHS)  # epochs; also written at the end and on Ctrl-C
     # steps between TensorBoard scalars (0: about 100 per run); images every 10th
     log_every: int = _num(0, lo=0, hi=10**9)
-    # End the run at the first epoch boundary where the verdict's own convergence test passes over at least
-    # three epochs (liegan.verdict): the answer is the same one the full run would report as converged, got
-    # sooner.  Off by default: a run that stops early skips the rest of its learning-rate decay.
+    # End the run at the first scoring point (the scalar cadence) where the verdict's own convergence test
+    # passes (liegan.verdict: the targets met, the score steady over the window): the answer the verdict
+    # calls converged, got sooner, with its checkpoint and final scores at that step.  Off by default: a run
+    # that stops early skips the rest of its learning-rate decay.
     stop_when_converged: bool = False
 
     def lr_factor(self, epoch: float) -> float:

@@ -5,13 +5,21 @@ One function, :func:`make_verdict`, writes it for ``liegan train`` (at the end o
 ``liegan analyze`` (from the same generators and the training's stored trend), so the two agree.  Pure
 logic over the scores of :func:`liegan.symmetry.score`; nothing here trains or reads files.
 
-Convergence.  A primary score per kind of symmetry, judged at the end and over the last epochs:
+Convergence.  A primary score per kind of symmetry, judged at the end and over the trend's window:
   continuous known symmetry  span similarity >= 0.99 (and, when the symmetry declares a metric, one
-                             accepted metric with |cos| >= 0.99), changing by <= 0.01 over the last epochs
+                             accepted metric with |cos| >= 0.99), changing by <= 0.01 within the window
   discrete known symmetry    exp(L) of the declared order with chance <= 0.05 and axis error <= 0.1 rad,
-                             the angle error changing by <= 0.01 rad over the last epochs
-  no known symmetry          the learned span steady: span similarity >= 0.999 between consecutive epochs
-                             over the last epochs (whether it is a symmetry only the independent check says)
+                             the angle error changing by <= 0.01 rad within the window
+  no known symmetry          the learned span steady: span similarity >= 0.999 with the generators one
+                             window earlier (whether it is a symmetry only the independent check says)
+
+The trend (:class:`Trend`) is the primary score at every scoring point of the training (the scalar
+cadence, about 100 points a run), and the window is the last ``window_steps(total)`` steps: WINDOW_SHARE of
+the planned run, at least WINDOW_MIN_STEPS (at most half the run, so that a short run can be judged at all).
+The score must stay within TREND_TOL over the whole window (largest minus smallest value, not only its two
+ends), so that a passing moment inside a rise or a dip does not count; ``benchmarks/convergence_window.py``
+measures the choice.  Algebra files written before the scalar cadence hold one value per epoch; those are
+judged as they were then: the change between the first and the last of the last TREND_EPOCHS epochs.
 """
 
 from __future__ import annotations
@@ -29,8 +37,58 @@ TREND_TOL = 0.01
 STEADY = 0.999
 ORDER_CHANCE_OK = 0.05
 AXIS_OK = 0.1  # rad
-TREND_EPOCHS = 3  # the last epochs the trend is judged over (a 5-epoch run: epochs 3-5)
-KEPT_EPOCHS = 5  # the trend stored with the verdict
+TREND_EPOCHS = 3  # a per-epoch trend (older files) is judged over its last 3 epochs
+KEPT_EPOCHS = 5  # the per-epoch trend stored with such a verdict
+WINDOW_SHARE = 0.2  # the window: this share of the planned steps ...
+WINDOW_MIN_STEPS = 100  # ... but at least this many steps (at most half the run)
+
+
+def window_steps(total_steps: int) -> int:
+    """The steps a trend at the scalar cadence is judged over, for a run of ``total_steps`` planned steps."""
+    return max(1, min(max(WINDOW_MIN_STEPS, round(WINDOW_SHARE * total_steps)), total_steps // 2))
+
+
+@dataclass
+class Trend:
+    """The primary score over training, oldest first.  unit 'step': ``values`` at the scoring points whose
+    steps are ``at``, judged over the last ``window`` steps; unit 'epoch' (algebra files written before the
+    scalar cadence): one value per epoch, ``at`` and ``window`` unused."""
+
+    values: list[float | None] = field(default_factory=list)
+    at: list[int] = field(default_factory=list)
+    unit: str = "epoch"
+    window: int = 0
+
+    @classmethod
+    def stored(cls, verdict: dict) -> Trend:
+        """The trend of a stored verdict (``Verdict.as_dict()``); a file without ``trend_unit`` predates the
+        scalar cadence and holds one value per epoch."""
+        unit = verdict.get("trend_unit") or "epoch"
+        return cls(
+            list(verdict.get("trend") or []),
+            list(verdict.get("trend_at") or []),
+            unit,
+            int(verdict.get("trend_window") or 0),
+        )
+
+    def recent(self) -> tuple[list[float], int | None]:
+        """The values the test judges, and how far back they reach (steps; None for a per-epoch trend or a
+        trend that does not yet cover its window)."""
+        if self.unit == "epoch":
+            return [v for v in self.values[-TREND_EPOCHS:] if v is not None], None
+        if not self.at:
+            return [], None
+        start = self.at[-1] - self.window
+        vals = [v for a, v in zip(self.at, self.values, strict=True) if a >= start and v is not None]
+        return vals, (self.window if self.at[0] <= start else None)
+
+    def kept(self) -> Trend:
+        """What a verdict stores: the last KEPT_EPOCHS epochs, or the points of the last window (from the
+        latest point at or before its start, so that the stored trend still covers it)."""
+        if self.unit == "epoch":
+            return Trend(self.values[-KEPT_EPOCHS:], [], "epoch", 0)
+        first = max((i for i, a in enumerate(self.at) if a <= self.at[-1] - self.window), default=0)
+        return Trend(self.values[first:], self.at[first:], "step", self.window)
 
 
 @dataclass
@@ -41,10 +99,13 @@ class Verdict:
     advice: list[str]
     primary: str  # the score convergence was judged by
     value: float | None
-    trend: list[float] = field(default_factory=list)  # the primary score over the last epochs, oldest first
+    trend: list[float] = field(default_factory=list)  # the primary score over the window, oldest first
     best_match: str | None = None
     metric: str = "none"  # 'one', 'family' or 'none'
     context: dict = field(default_factory=dict)  # epochs, steps, samples, run folder: what the advice used
+    trend_unit: str = "step"  # 'step': ``trend`` at the scoring points ``trend_at``; 'epoch': one per epoch
+    trend_at: list[int] = field(default_factory=list)
+    trend_window: int = 0  # the steps the test looked back over
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -153,7 +214,7 @@ def _metric_line(m: dict | None, symmetry) -> tuple[str, str]:
 def target_problems(scores: dict, symmetry, value: float | None, recent: list[float] = ()) -> list[str]:
     """What keeps one set of generators from the convergence targets of the module docstring, the trend
     aside; [] when every target is met.  value: the primary score (:func:`primary_score`; for
-    ``stability`` the latest of ``recent``, the epoch-to-epoch trend)."""
+    ``stability`` the latest of ``recent``, the stability values the trend's window holds)."""
     name = primary_score(scores, symmetry)[0]
     problems = []
     if value is None:
@@ -171,37 +232,52 @@ def target_problems(scores: dict, symmetry, value: float | None, recent: list[fl
             problems.append(f"not of order {symmetry.discrete.order} beyond chance")
         if d.get("axis_error", 0) > AXIS_OK:
             problems.append(f"axis {d['axis_error']:.2g} rad off")
-    elif name == "stability" and min(recent[-3:], default=0.0) < STEADY:
+    elif name == "stability" and min(recent, default=0.0) < STEADY:
         problems.append(
-            f"the learned span still moves (epoch-to-epoch span similarity {min(recent[-3:], default=0):.4f}"
+            f"the learned span still moves (span similarity with earlier generators {min(recent, default=0):.4f}"
             f" < {STEADY})"
         )
     return problems
 
 
-def _convergence(scores: dict, symmetry, trend: list[float], context: dict) -> tuple[bool, str, list[str], str, float]:
+def _convergence(scores: dict, symmetry, trend: Trend, context: dict) -> tuple[bool, str, list[str], str, float]:
     name, value = primary_score(scores, symmetry)
-    recent = [v for v in trend[-TREND_EPOCHS:] if v is not None]
-    if name == "stability":  # needs the previous epoch: training and analysis both read it from the trend
+    recent, reach = trend.recent()
+    if name == "stability":  # needs earlier generators: training and analysis both read it from the trend
         value = recent[-1] if recent else None
     change = recent[-1] - recent[0] if len(recent) > 1 else None
-    ch = f"{change:+.4f} over the last {len(recent)} epochs" if change is not None else "no trend (one epoch)"
+    if trend.unit == "epoch":  # an algebra file written before the scalar cadence: judged as it was then
+        spread = abs(change) if change is not None else None
+        ch = f"{change:+.4f} over the last {len(recent)} epochs" if change is not None else "no trend (one epoch)"
+    else:
+        spread = max(recent) - min(recent) if len(recent) > 1 else None
+        ch = (
+            f"range {spread:.4f} over the last {reach} steps ({len(recent)} points)"
+            if reach is not None and spread is not None
+            else f"a trend of {trend.at[-1] - trend.at[0] if trend.at else 0} steps"
+        )
     problems = target_problems(scores, symmetry, value, recent)
-    tol = TREND_TOL
-    if name != "stability" and change is not None and abs(change) > tol:
+    if name != "stability" and spread is not None and spread > TREND_TOL:
         problems.append(f"{name} still changing ({ch})")
     if not recent:
         problems.append("no training trend stored with this algebra (convergence cannot be judged)")
-    elif change is None:
+    elif trend.unit == "epoch" and change is None:
         problems.append("one epoch: too few to judge a trend")
+    elif trend.unit == "step" and (reach is None or len(recent) < 2):
+        problems.append(f"too short to judge a trend (the test needs {trend.window} steps of it)")
     ok = not problems
     text = f"Converged: {name} {value:.4g}, {ch}." if ok else f"Not converged: {'; '.join(problems)}."
     return ok, text, _advice(problems, change, name, context) if not ok else [], name, value
 
 
-def converged(scores: dict, symmetry, trend: list[float]) -> bool:
-    """The verdict's convergence test alone (what :func:`make_verdict` reports as converged)."""
-    return _convergence(scores, symmetry, trend, {})[0]
+def converged(scores: dict, symmetry, trend: Trend | list[float]) -> bool:
+    """The verdict's convergence test alone (what :func:`make_verdict` reports as converged); a plain list
+    is a per-epoch trend."""
+    return _convergence(scores, symmetry, _as_trend(trend), {})[0]
+
+
+def _as_trend(trend: Trend | list[float] | None) -> Trend:
+    return trend if isinstance(trend, Trend) else Trend(list(trend or []))
 
 
 def _advice(problems: list[str], change: float | None, name: str, context: dict) -> list[str]:
@@ -229,19 +305,21 @@ def make_verdict(
     L: np.ndarray,
     feature_names: list[str],
     best: dict | None = None,
-    trend: list[float] | None = None,
+    trend: Trend | list[float] | None = None,
     context: dict | None = None,
 ) -> Verdict:
     """The verdict of generators L (c, n, n) with their :func:`liegan.symmetry.score` ``scores``.
 
-    best: the closest reference algebra {name, similarity, chance}; trend: the primary score at the last
-    epochs, oldest first (from training; analysis passes the stored one); context: epochs, steps, n_samples,
-    default_samples (the preset's), run_dir, for the advice; given_basis, the algebra file of a subgroup-mode
+    best: the closest reference algebra {name, similarity, chance}; trend: the primary score over training
+    (from training; analysis passes the stored one, :meth:`Trend.stored`; a plain list is one value per
+    epoch); context: epochs, steps, n_samples, default_samples (the preset's), run_dir, for the advice;
+    converged_at, the step since which the test passed at every scoring point of training; stopped_at and planned_steps
+    when train.stop_when_converged ended the run there; given_basis, the algebra file of a subgroup-mode
     run, whose generators were given rather than found.
     """
     L = np.asarray(L, dtype=np.float64)
     context = context or {}
-    trend = list(trend or [])
+    trend = _as_trend(trend)
     lines = _found(scores, symmetry, best, L, feature_names)
     if context.get("given_basis"):
         lines.insert(
@@ -253,9 +331,19 @@ def make_verdict(
     kind, mline = _metric_line(scores.get("metric"), symmetry)
     lines.append(mline)
     ok, cline, advice, name, value = _convergence(scores, symmetry, trend, context)
+    if trend.unit == "epoch" and trend.values:
+        cline += " (Judged per epoch: this algebra file predates the trend at every scoring point.)"
+    if ok and context.get("converged_at") is not None:
+        cline += f" The test has passed at every scoring point since step {context['converged_at']}."
     lines.append(cline)
+    if context.get("stopped_at") is not None:
+        lines.append(
+            f"Stopped early at step {context['stopped_at']} of {context.get('planned_steps', '?')} "
+            "(train.stop_when_converged), where the test passed; the scores above are of those generators."
+        )
     if advice:
         lines.append("What to try: " + "; ".join(advice) + ".")
+    kept = trend.kept()
     return Verdict(
         " ".join(lines),
         ok,
@@ -263,8 +351,11 @@ def make_verdict(
         advice,
         name,
         value,
-        trend[-KEPT_EPOCHS:],
+        kept.values,
         best["name"] if best else None,
         kind,
         context,
+        kept.unit,
+        kept.at,
+        kept.window,
     )

@@ -70,7 +70,8 @@ def register(sub) -> None:
         action="append_const",
         dest="set",
         const="train.stop_when_converged=true",
-        help="end the run at the first epoch where the verdict's convergence test passes over 3 epochs",
+        help="end the run at the first scoring point (about 100 a run) where the verdict's convergence test "
+        "passes: the targets met and the score steady over the last 20%% of the run's steps",
     )
     p.add_argument(
         "--nproc",

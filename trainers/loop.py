@@ -6,7 +6,9 @@ Per minibatch, in this order:
   2. discriminator step: L_D = 1/2 [BCE(D(x, y), 1) + BCE(D(gx, gy).detach, 0)]
   3. health check:       non-finite values, exploding generator, collapsed discriminator (faults.py);
                          a fault reloads the last epoch boundary with halved learning rates, or stops
-Per epoch: scores against the dataset's known symmetry, TensorBoard summaries, periodic checkpoints.
+At every scoring point (the scalar cadence, about 100 a run, and epoch ends): scores against the dataset's
+known symmetry and the verdict's convergence test (train.stop_when_converged ends the run at the first point
+where it passes).  Per epoch: TensorBoard summaries, periodic checkpoints.
 SIGINT/SIGTERM finish the current step, write a checkpoint and stop; ``--resume`` continues exactly there.
 Under torchrun the same loop runs on every rank with DistributedDataParallel (distributed.py).
 
@@ -394,7 +396,7 @@ def _train(
         torch.manual_seed(distributed.rank_seed(cfg.train.seed, ctx.rank))  # each rank draws its own coefficients
     # ---- the run folder, only now that the run can start (rank 0 holds it; its name is broadcast)
     run_dir, folder = _open_folder(cfg, resume, ctx, state)
-    session = Session(trainer, run_dir, progress, on_step, resumed=state is not None)
+    session = Session(trainer, run_dir, progress, on_step, state)
     try:
         while trainer.epoch < cfg.train.epochs:
             fault = session.run_epoch(stop)
@@ -403,7 +405,8 @@ def _train(
             if fault:
                 session.recover_or_stop(fault)
                 continue
-            session.end_of_epoch()
+            if trainer.step_in_epoch == trainer.n_batches:  # not a run the verdict stopped inside its epoch
+                session.end_of_epoch()
             if session.converged:
                 break
         return session.finish()
@@ -442,7 +445,8 @@ class Session:
     """One call of :func:`train` around its Trainer: the stages of the loop (an epoch of steps, recover or
     stop, end of epoch, finish) and what they report through (writer, progress bar, history)."""
 
-    def __init__(self, trainer: Trainer, run_dir: Path, progress: bool, on_step, resumed: bool):
+    def __init__(self, trainer: Trainer, run_dir: Path, progress: bool, on_step, resumed: dict | None):
+        """resumed: the checkpoint a resumed run continues from (its scorer's trend too), else None."""
         self.trainer, self.run_dir, self.on_step = trainer, run_dir, on_step
         self.cfg, self.ctx, info = trainer.cfg, trainer.ctx, trainer.data.info
         self.ckpt = run_dir / CHECKPOINT
@@ -452,11 +456,12 @@ class Session:
         self.good = trainer.snapshot()  # where a fault recovery returns to; refreshed at every epoch boundary
         self.saved_at = (trainer.epoch, trainer.step_in_epoch) if resumed else None
         self.halted = False  # a signal stopped the run
-        self.converged = False  # train.stop_when_converged ended the run at an epoch boundary
+        self.converged = False  # train.stop_when_converged ended the run at a scoring point
         self.history: list[dict] = []
         self.start = time.perf_counter()
-        self.scorer = Scorer(info, trainer.G.mask.detach().cpu().numpy())
-        self.scores: dict = self.scorer(trainer.G.effective().detach().cpu().numpy(), epoch_end=False)
+        self.scorer = Scorer(info, trainer.G.mask.detach().cpu().numpy(), c.epochs * n)
+        if resumed and "scorer" in resumed:
+            self.scorer.load_state_dict(resumed["scorer"])
         self.bar = _progress(
             progress and self.ctx.is_main, self.cfg.train.epochs * n, trainer.epoch * n + trainer.step_in_epoch
         )
@@ -481,21 +486,29 @@ class Session:
             if h[STOP] > 0:  # a signal reached some rank: every rank stops after this same step
                 self.halted = True
                 return None
+            if self.stops_here():
+                self.converged = True
+                return None
         return None
 
     def log_step(self, stats: dict) -> None:
-        """TensorBoard every ``writer.every`` steps: the means since the last point and the current scores
-        (rank 0's share of the batch under torchrun)."""
+        """A scoring point every ``writer.every`` steps: the current scores and the convergence test on
+        every rank (the same generators everywhere, so every rank makes the same stop decision), and on
+        TensorBoard the means since the last point with those scores (rank 0's share of the batch)."""
         t, w = self.trainer, self.writer
         w.accumulate(stats)
-        if w.enabled and w.due(t.global_step):
+        if w.due(t.global_step):
             L = t.G.effective().detach().cpu().numpy()
-            w.point(t.global_step, self._scalars(L), L, t.last_z)
-            if t.last_pair is not None:
-                w.samples(*t.last_pair, t.global_step)
+            scalars = self._scalars(L)
+            if w.enabled:
+                w.point(t.global_step, scalars, L, t.last_z)
+                if t.last_pair is not None:
+                    w.samples(*t.last_pair, t.global_step)
 
     def _scalars(self, L) -> dict[str, float]:
-        return scalar_items(self.scorer(L, epoch_end=False)) | {"time/elapsed_s": time.perf_counter() - self.start}
+        """The scores of L as a scoring point at the current step, with the elapsed time."""
+        scores = self.scorer(L, self.trainer.global_step)
+        return scalar_items(scores) | {"time/elapsed_s": time.perf_counter() - self.start}
 
     def recover_or_stop(self, fault: str) -> None:
         """Back to the last epoch boundary with halved learning rates, or (retries spent) a TrainingError."""
@@ -509,6 +522,7 @@ class Session:
             tried = f" (after {t.recoveries} recoveries with halved learning rates)" if t.recoveries else ""
             raise TrainingError(f"{fault}{tried}; stopping: {keep}. {_hint(fault)}")
         t.recover(self.good)
+        self.scorer.rewind(t.global_step)
         self.monitor.reset()
         self.bar.n = t.epoch * t.n_batches + t.step_in_epoch
         self.bar.refresh()
@@ -524,22 +538,26 @@ class Session:
         t, c = self.trainer, self.cfg.train
         row = t.end_epoch()
         L = t.G.effective().detach().cpu().numpy()
-        self.scores = self.scorer(L)
-        row |= scalar_items(self.scores)
+        row |= scalar_items(self.scorer(L, t.global_step))
         row["time/elapsed_s"] = time.perf_counter() - self.start
         self.history.append({"epoch": t.epoch, **row})
         if t.epoch % c.checkpoint_every == 0:
             self.checkpoint()
         self.good = t.snapshot()
         self.bar.set_postfix({"epoch": f"{t.epoch}/{c.epochs}"} | _postfix(row))
-        # the same generators on every rank, so every rank reaches the same decision
-        self.converged = c.stop_when_converged and self.scorer.converged()
+        self.converged = self.stops_here()
+
+    def stops_here(self) -> bool:
+        """Whether train.stop_when_converged ends the run at this step: the test passed at its scoring point
+        (the same generators on every rank, so every rank decides the same) and steps remain."""
+        t, c = self.trainer, self.cfg.train
+        return c.stop_when_converged and self.scorer.passed and t.global_step < c.epochs * t.n_batches
 
     def checkpoint(self) -> None:
         """A collective: every rank hands its state to rank 0, which writes the file."""
         state = self.trainer.checkpoint_state()
         if state is not None:
-            save_checkpoint(self.ckpt, state, within=self.run_dir)
+            save_checkpoint(self.ckpt, state | {"scorer": self.scorer.state_dict()}, within=self.run_dir)
         self.saved_at = (self.trainer.epoch, self.trainer.step_in_epoch)
 
     def finish(self) -> RunResult:
@@ -548,21 +566,24 @@ class Session:
         self.bar.close()
         if self.saved_at != (t.epoch, t.step_in_epoch):  # keep prev.pt one generation older than last.pt
             self.checkpoint()
-        metrics = dict(self.scores)
+        # the scores of the final generators (a run stopped inside an epoch has moved on since its last end)
+        metrics = dict(self.scorer(t.G.effective().detach().cpu().numpy(), t.global_step))
         if self.history:
             last = self.history[-1]
             metrics.update({k: last[k] for k in ("loss/generator", "loss/discriminator") if k in last})
-        metrics["epochs"] = t.epoch
-        if self.converged:  # the run ended before its last epoch because the verdict had converged
-            metrics["stopped_when_converged"] = 1.0
+        metrics["epochs"] = t.epoch  # complete epochs
+        context = {"epochs": t.epoch, "steps": t.global_step, "n_samples": len(t.data), "run_dir": str(self.run_dir)}
+        if self.converged:  # the run ended before its last step because the verdict had converged
+            metrics |= {"stopped_when_converged": 1.0, "stopped_at_step": t.global_step}
+            context |= {"stopped_at": t.global_step, "planned_steps": self.cfg.train.epochs * t.n_batches}
         if self.ctx.enabled:
             metrics |= _compare_replicas(t, self.ctx)
         algebra = t.algebra(metrics)
         # the verdict: in words, against chance, converged or not (printed by the CLI, stored, in TensorBoard)
         verdict = self.scorer.verdict(
             algebra.generators,
-            {"epochs": t.epoch, "steps": t.global_step, "n_samples": len(t.data), "run_dir": str(self.run_dir)}
-            | ({"given_basis": self.cfg.generator.subgroup_from} if self.cfg.generator.subgroup else {}),
+            t.global_step,
+            context | ({"given_basis": self.cfg.generator.subgroup_from} if self.cfg.generator.subgroup else {}),
         )
         algebra.verdict = verdict.as_dict()
         algebra.symmetry = t.data.info.symmetry.to_dict() if t.data.info.symmetry is not None else None

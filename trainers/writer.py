@@ -2,7 +2,8 @@
 
 What a user opening ``tensorboard --logdir runs`` should see first is the result, so the tags are grouped:
   Summary/      similarity to the known symmetry, the invariant metric's cosine with the known one, the share
-                of each known generator inside the learned span, the two adversarial losses
+                of each known generator inside the learned span, the two adversarial losses, and
+                ``converged`` (1 where the verdict's convergence test passes: when the answer arrived)
   loss/ reg/ disc/   the other terms of the losses and the discriminator's probabilities
   scores/ metric/   the remaining scores of trainers/scoring.py
   generators/   one image of every channel (feature names on the axes, one fixed colour scale with its bar)
@@ -43,7 +44,7 @@ _TAGS = [
     (r"similarity_to_truth", SUMMARY + "/similarity_to_truth"),
     (r"share_(.+)", SUMMARY + r"/share_\1"),
     (r"metric_cosine_(.+)", SUMMARY + r"/metric_cosine_\1"),
-    (r"(span_chance|metric_accepted|discrete_.+)", SUMMARY + r"/\1"),  # the verdict's other scores
+    (r"(span_chance|metric_accepted|discrete_.+|converged)", SUMMARY + r"/\1"),  # the verdict's other scores
     (r"loss/(generator|discriminator)", SUMMARY + r"/loss_\1"),
     (r"metric_(.+)", r"metric/\1"),
     (r"([^/]+)", r"scores/\1"),

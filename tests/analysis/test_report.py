@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from liegan.algebra import Algebra
+from liegan.algebra import Algebra, load_algebra
 from liegan.algebras import so, so13, twobody_so2
 from liegan.analysis.report import FIGURES, write_report
 from liegan.symmetry import LORENTZ
@@ -136,3 +136,19 @@ def test_bad_input_is_one_line(script, tmp_path, run_python):
     assert p.returncode == 2
     assert str(bad) in p.stderr and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "analysis.json").exists()
+
+
+def test_an_algebra_file_from_before_the_scalar_cadence_is_judged_per_epoch(tmp_path):
+    """A file whose stored trend has no unit (one value per epoch, as written before the trend moved to the
+    scoring points) is judged as it was then and says so; a moving per-epoch trend stays not converged."""
+    from liegan.analysis.report import analyze
+    from liegan.datasets.twobody import SYMMETRY as SO2
+
+    names = ["q1x", "q1y", "p1x", "p1y", "q2x", "q2y", "p2x", "p2y"]
+    mask = np.kron(np.eye(4), np.ones((2, 2)))[None]
+    for trend, ok in (([0.9990, 0.9996, 0.9999], True), ([0.95, 0.97, 0.9999], False)):
+        old = {"summary": "...", "converged": ok, "trend": trend, "context": {"epochs": 5}}
+        Algebra(3 * SO2.generators, mask, "twobody", names, symmetry=SO2.to_dict(), verdict=old).save(tmp_path / "r")
+        verdict = analyze(load_algebra(tmp_path / "r"))[0]["verdict"]
+        assert verdict["converged"] is ok and verdict["trend_unit"] == "epoch", verdict["summary"]
+        assert "over the last 3 epochs" in verdict["summary"] and "Judged per epoch" in verdict["summary"]

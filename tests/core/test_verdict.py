@@ -1,4 +1,5 @@
-"""The verdict in words: converged or not, against chance, with what to try; its negative controls."""
+"""The verdict in words: converged or not, against chance, with what to try; its negative controls; the trend
+at the scalar cadence and the per-epoch one of older algebra files."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from liegan.datasets.rotation7 import SYMMETRY as C7
 from liegan.datasets.twobody import SYMMETRY as SO2
 from liegan.symmetry import LORENTZ, best_reference, score
-from liegan.verdict import make_verdict
+from liegan.verdict import Trend, converged, make_verdict, window_steps
 
 NAMES = ["q1x", "q1y", "p1x", "p1y", "q2x", "q2y", "p2x", "p2y"]
 MASK = np.kron(np.eye(4), np.ones((2, 2)))[None]
@@ -58,3 +59,44 @@ def test_c7_verdict_and_a_wrong_order():
 def test_no_trend_no_convergence_claim():
     v = _verdict(3 * SO2.generators, SO2, None, NAMES, MASK)
     assert not v.converged and "no training trend" in v.summary
+
+
+def _steps(values, every=10, window=100):
+    return Trend(list(values), [every * (i + 1) for i in range(len(values))], "step", window)
+
+
+def test_a_steady_trend_over_the_step_window_converges_and_round_trips_through_the_file():
+    L = 3 * SO2.generators
+    v = _verdict(L, SO2, _steps([0.9990] * 5 + [0.9995] * 10), NAMES, MASK, converged_at=120)
+    assert v.converged and "over the last 100 steps (11 points)" in v.summary, v.summary
+    assert "since step 120" in v.summary and v.trend_unit == "step" and v.trend_at[0] == 50
+    again = _verdict(L, SO2, Trend.stored(v.as_dict()), NAMES, MASK, converged_at=120)
+    assert again.lines == v.lines  # what `liegan analyze` judges from algebra.json
+
+
+def test_a_transient_pass_does_not_count():
+    """Negative controls: the latest score meets the targets, but the window holds a rise through them or a
+    dip that the window's two ends hide; and a trend shorter than its window."""
+    L = 3 * SO2.generators
+    rising = _verdict(L, SO2, _steps(np.linspace(0.90, 0.9995, 15)), NAMES, MASK)
+    assert not rising.converged and "still changing" in rising.summary, rising.summary
+    dip = _verdict(L, SO2, _steps([0.9995] * 8 + [0.95] + [0.9995] * 6), NAMES, MASK)
+    assert not dip.converged and "range 0.0495" in dip.summary, dip.summary
+    short = _verdict(L, SO2, _steps([0.9995] * 9), NAMES, MASK)  # steps 10-90 of a 100-step window
+    assert not short.converged and "too short" in short.summary, short.summary
+    assert converged(score(L, SO2, MASK, NAMES), SO2, _steps([0.9995] * 11))  # one more point: it covers it
+
+
+def test_an_algebra_file_from_before_the_scalar_cadence_is_judged_per_epoch_and_says_so():
+    stored = {"trend": [0.9990, 0.9996, 0.9999], "converged": True}  # no trend_unit: one value per epoch
+    trend = Trend.stored(stored)
+    assert trend.unit == "epoch"
+    v = _verdict(3 * SO2.generators, SO2, trend, NAMES, MASK, epochs=5)
+    assert v.converged and "over the last 3 epochs" in v.summary and "Judged per epoch" in v.summary
+    moving = _verdict(3 * SO2.generators, SO2, Trend.stored({"trend": [0.95, 0.97, 0.9999]}), NAMES, MASK)
+    assert not moving.converged and "epochs" in moving.summary
+
+
+def test_window_steps():
+    assert window_steps(745) == 149 and window_steps(1950) == 390  # a fifth of the run ...
+    assert window_steps(300) == 100 and window_steps(64) == 32  # ... at least 100 steps, at most half the run

@@ -1,13 +1,19 @@
 """Scores the trainer logs, from the one scoring function: the metric of noisy so(1,3) + a dilation channel
-(what top-tagging runs learn), a rejected candidate never logged, and rotation7 scored as C7."""
+(what top-tagging runs learn), a rejected candidate never logged, rotation7 scored as C7, and the
+convergence test at the scoring points with its negative controls."""
 
 import numpy as np
 import pytest
 
 from liegan.algebras import so, so_pq
+from liegan.datasets.base import DatasetInfo
 from liegan.datasets.rotation7 import SYMMETRY as C7
+from liegan.datasets.twobody import SYMMETRY as SO2
 from liegan.symmetry import LORENTZ, score
-from liegan.trainers.scoring import flat_items, scalar_items
+from liegan.trainers.scoring import Scorer, flat_items, scalar_items
+
+NAMES = ["q1x", "q1y", "p1x", "p1y", "q2x", "q2y", "p2x", "p2y"]
+MASK = np.kron(np.eye(4), np.ones((2, 2)))[None]
 
 
 def _flat(L, sym=LORENTZ):
@@ -49,3 +55,38 @@ def test_rotation7_is_scored_as_c7():
     off = _flat(2 * np.pi / 6.5 * so(3)[:1], C7)  # negative control: a rotation by 2 pi / 6.5
     assert off["discrete_order"] != 7 and off["discrete_chance"] > 0.05
     assert all(isinstance(v, float) for v in scalar_items(m).values())
+
+
+def _twobody_scorer(total_steps, symmetry=SO2):
+    info = DatasetInfo("twobody", 8, 1, "vector", NAMES, symmetry)
+    return Scorer(info, MASK, total_steps)
+
+
+def test_the_scorer_passes_only_after_a_steady_window_and_rejects_a_transient():
+    """A run of 500 planned steps (window 100, a point every 10 steps): generators on the symmetry for one
+    point among far-off ones never pass (negative control); held there, they pass once the window is covered;
+    a rewind forgets the points it goes back over."""
+    rng = np.random.default_rng(0)
+    good = 3 * SO2.generators
+    bad = lambda: 3 * SO2.generators + 2.0 * rng.standard_normal((1, 8, 8)) * MASK  # noqa: E731
+    s = _twobody_scorer(500)
+    assert s.trend.window == 100
+    for step in range(10, 200, 10):
+        flat = s(good if step == 150 else bad(), step)
+        assert flat["converged"] == 0.0 and not s.passed, step
+    passed = [step for step in range(200, 400, 10) if s(good, step)["converged"]]
+    assert passed and passed[0] == 300 and s.converged_at == 300, passed  # 150 steps held: one window of them
+    s.rewind(250)
+    assert s.trend.at[-1] == 250 and s.converged_at is None and not s.passed
+
+
+def test_without_a_known_symmetry_the_span_must_hold_still_for_a_window():
+    rng = np.random.default_rng(1)
+    s = _twobody_scorer(500, symmetry=None)
+    L = 3 * SO2.generators
+    for step in range(10, 200, 10):  # a span that keeps turning: never steady (negative control)
+        s(L + 0.5 * rng.standard_normal((1, 8, 8)) * MASK, step)
+        assert not s.passed
+    for step in range(200, 420, 10):
+        s(L, step)
+    assert s.passed and s.last["stability"] == pytest.approx(1.0)

@@ -40,6 +40,7 @@ def test_every_tag_is_in_a_group_and_the_summary_leads(run_dir):
         assert all("/" in t for t in tags[kind]), (kind, [t for t in tags[kind] if "/" not in t])
     for tag in (
         "Summary/similarity_to_truth",
+        "Summary/converged",
         "Summary/loss_generator",
         "Summary/loss_discriminator",
         "reg/identity",

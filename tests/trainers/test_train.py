@@ -12,6 +12,7 @@ from liegan import load_algebra
 from liegan.io import TrainingError
 from liegan.trainers import resume_config, train
 from liegan.trainers.checkpoint import load_checkpoint
+from liegan.verdict import window_steps
 
 
 def test_run_folder_layout_and_export(tmp_path, small_cfg):
@@ -42,10 +43,15 @@ def test_same_seed_gives_identical_generators_on_cpu(tmp_path, small_cfg):
 
 
 def test_stop_and_resume_equals_uninterrupted_run(tmp_path, small_cfg):
-    full = train(small_cfg("full", **{"train.epochs": 3}), progress=False).algebra.generators
+    full = train(small_cfg("full", **{"train.epochs": 3}), progress=False).algebra
     train(small_cfg("part", **{"train.epochs": 1}), progress=False)
     resumed = train(resume_config(tmp_path / "part", epochs=3), resume=tmp_path / "part", progress=False)
-    np.testing.assert_array_equal(resumed.algebra.generators, full)
+    np.testing.assert_array_equal(resumed.algebra.generators, full.generators)
+    # the checkpoint carries the verdict's trend: the resumed run judges the same points
+    assert (resumed.algebra.verdict["trend_at"], resumed.algebra.verdict["trend"]) == (
+        full.verdict["trend_at"],
+        full.verdict["trend"],
+    )
     assert load_checkpoint(tmp_path / "part" / "checkpoints" / "last.pt")["epoch"] == 3
 
 
@@ -90,14 +96,28 @@ def test_scheduled_run_resumes_exactly_and_applies_the_rates(tmp_path, small_cfg
     assert not np.array_equal(constant.algebra.generators, full.algebra.generators)  # the schedule acted
 
 
-def test_stop_when_converged_ends_at_the_verdicts_convergence(tmp_path, small_cfg):
-    """The run ends at an epoch boundary (after at least three epochs) once the verdict's convergence test
-    passes, and the stored verdict says converged; with the generator frozen (lr 0: never the symmetry) it runs on."""
+def test_stop_when_converged_ends_at_the_first_scoring_point_that_passes(tmp_path, small_cfg):
+    """The run ends at the first scoring point where the verdict's test passes (after at least one window of
+    steps), with a checkpoint at that step, the final scores of those generators and a verdict that says so;
+    the uninterrupted run has the same generators at that step; with the generator frozen (lr 0: never the
+    symmetry) it runs on."""
     over = {"data.n_samples": 4000, "train.epochs": 8, "train.stop_when_converged": True}
     early = train(small_cfg("early", **over), progress=False)
-    e = early.metrics["epochs"]
-    assert 3 <= e < 8 and early.metrics["stopped_when_converged"] == 1.0, early.metrics
-    assert early.algebra.verdict["converged"] and len(early.history) == e
+    step, planned = early.metrics.get("stopped_at_step"), 8 * 32
+    assert step is not None and window_steps(planned) <= step < planned, early.metrics
+    assert early.metrics["stopped_when_converged"] == 1.0 and early.metrics["converged"] == 1.0
+    assert load_checkpoint(tmp_path / "early" / "checkpoints" / "last.pt")["global_step"] == step
+    v = early.algebra.verdict
+    assert v["converged"] and v["trend_unit"] == "step" and v["trend_at"][-1] == step
+    assert f"Stopped early at step {step} of {planned}" in v["summary"], v["summary"]
+    at_step = {}
+
+    def keep(trainer):
+        if trainer.global_step == step:
+            at_step["L"] = trainer.G.effective().detach().double().numpy()
+
+    train(small_cfg("full", **(over | {"train.stop_when_converged": False})), progress=False, on_step=keep)
+    np.testing.assert_array_equal(early.algebra.generators, at_step["L"])
     frozen_over = over | {"train.lr_g": 0.0, "train.epochs": 3, "data.n_samples": 2000}
     frozen = train(small_cfg("frozen", **frozen_over), progress=False)
     assert frozen.metrics["epochs"] == 3 and "stopped_when_converged" not in frozen.metrics
