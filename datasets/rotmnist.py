@@ -278,8 +278,9 @@ PAPER = {
         "epochs": 15,
     },
 }
-# Reaches rotation share >= 0.99 in about 8 epochs (seeds 0-2); up to 16 epochs, ended at the first epoch
-# boundary where the verdict's convergence test passes (the share still moves by ~0.015 over epochs 4-8)
+# Reaches rotation share >= 0.99 in about 8 epochs (seeds 0-2); up to 16 epochs, ended at the first scoring
+# point where the verdict's convergence test passes (the share still moves by ~0.015 over epochs 4-8; measured
+# when the test ran at epoch ends only)
 DEFAULT = {
     "generator": {"channels": 1, "mask": "affine", "sigma": 1.0, "init_scale": 0.3},
     "discriminator": {"hidden": [128]},

@@ -15,7 +15,7 @@ Convergence.  A primary score per kind of symmetry, judged at the end and over t
 
 The trend (:class:`Trend`) is the primary score at every scoring point of the training (the scalar
 cadence, about 100 points a run), and the window is the last ``window_steps(total)`` steps: WINDOW_SHARE of
-the planned run, at least WINDOW_MIN_STEPS (at most half the run, so that a short run can be judged at all).
+the planned run, at least WINDOW_MIN_STEPS (a run shorter than that is too short to call converged).
 The score must stay within TREND_TOL over the whole window (largest minus smallest value, not only its two
 ends), so that a passing moment inside a rise or a dip does not count; ``benchmarks/convergence_window.py``
 measures the choice.  Algebra files written before the scalar cadence hold one value per epoch; those are
@@ -40,12 +40,12 @@ AXIS_OK = 0.1  # rad
 TREND_EPOCHS = 3  # a per-epoch trend (older files) is judged over its last 3 epochs
 KEPT_EPOCHS = 5  # the per-epoch trend stored with such a verdict
 WINDOW_SHARE = 0.2  # the window: this share of the planned steps ...
-WINDOW_MIN_STEPS = 100  # ... but at least this many steps (at most half the run)
+WINDOW_MIN_STEPS = 100  # ... but at least this many steps
 
 
 def window_steps(total_steps: int) -> int:
     """The steps a trend at the scalar cadence is judged over, for a run of ``total_steps`` planned steps."""
-    return max(1, min(max(WINDOW_MIN_STEPS, round(WINDOW_SHARE * total_steps)), total_steps // 2))
+    return max(WINDOW_MIN_STEPS, round(WINDOW_SHARE * total_steps))
 
 
 @dataclass

@@ -57,12 +57,14 @@ def run_cli():
 @pytest.fixture
 def small_cfg(tmp_path):
     """``small_cfg(name="run", **overrides)``: the two-body default preset cut to 2,000 samples and two
-    epochs, its run folder ``tmp_path / name``; overrides are 'section.field' keys.  A module that needs
-    other defaults overrides this fixture with a functools.partial of it."""
+    epochs without its early stop (the tests count steps and epochs), its run folder ``tmp_path / name``;
+    overrides are 'section.field' keys.  A module that needs other defaults overrides this fixture with a
+    functools.partial of it."""
     from liegan.trainers import resolve_config
 
     def make(name: str = "run", **overrides):
         base = {"data.n_samples": 2000, "train.epochs": 2, "run.logdir": str(tmp_path), "run.name": name}
+        base["train.stop_when_converged"] = False
         return resolve_config("twobody", overrides={**base, **overrides})
 
     return make

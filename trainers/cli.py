@@ -71,7 +71,7 @@ def register(sub) -> None:
         dest="set",
         const="train.stop_when_converged=true",
         help="end the run at the first scoring point (about 100 a run) where the verdict's convergence test "
-        "passes: the targets met and the score steady over the last 20%% of the run's steps",
+        "passes: the targets met and the score steady over its window (20%% of the planned steps, at least 100)",
     )
     p.add_argument(
         "--nproc",

@@ -270,6 +270,8 @@ def test_ctrl_c_under_nproc_checkpoints_exits_130_and_resumes(tmp_path, clean_en
         "6",
         "--checkpoint-every",
         "1",
+        "--set",
+        "train.stop_when_converged=false",  # all six epochs: the signal must land while it trains
         "--device",
         "cpu",
         "--logdir",

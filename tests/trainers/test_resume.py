@@ -182,6 +182,8 @@ def test_sigint_subprocess_leaves_a_checkpoint_and_resume_finishes(tmp_path, cle
         "4",
         "--checkpoint-every",
         "1",
+        "--set",
+        "train.stop_when_converged=false",  # all four epochs: the signal must land while it trains
         "--device",
         "cpu",
         "--logdir",
@@ -216,6 +218,7 @@ def test_sigint_subprocess_leaves_a_checkpoint_and_resume_finishes(tmp_path, cle
             "data.n_samples": 8000,
             "train.batch_size": 32,
             "train.epochs": 4,
+            "train.stop_when_converged": False,
             "train.device": "cpu",
             "run.logdir": str(tmp_path),
             "run.name": "full",
