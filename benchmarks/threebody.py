@@ -34,8 +34,12 @@ def main() -> None:
             result = train(cfg, progress=False)
             print(
                 f"threebody --preset {args.preset} seed {seed}: so(2) span similarity "
-                f"{result.metrics['so2_span_similarity']:.5f}, {time.perf_counter() - start:.1f} s for "
-                f"{cfg.train.epochs} epochs",
+                f"{result.metrics['so2_span_similarity']:.5f}, {time.perf_counter() - start:.1f} s, "
+                + (
+                    f"stopped at step {result.metrics['stopped_at_step']} (train.stop_when_converged)"
+                    if "stopped_at_step" in result.metrics
+                    else f"{cfg.train.epochs} epochs"
+                ),
                 flush=True,
             )
     print("data:", load_dataset(cfg.data).info.source)  # read from the cache the runs made

@@ -46,6 +46,7 @@ def time_to_discovery(preset: str, seed: int, overrides: dict, threshold: float,
         "steps": hit.get("steps"),
         "run_s": time.perf_counter() - start,
         "final_similarity": result.metrics["similarity_to_truth"],
+        "stopped_at": result.metrics.get("stopped_at_step"),  # train.stop_when_converged ended it there
         "epochs": cfg.train.epochs,
     }
 
@@ -60,14 +61,16 @@ def main() -> None:
     overrides = set_options(args.set)[0]
     threads = resolve_config("twobody", args.preset, overrides=overrides).train.threads
     print(f"two-body, preset {args.preset!r} {overrides or ''}; torch threads {threads}")
-    print(f"{'seed':>4} {'time to 0.99 (s)':>17} {'steps':>6} {'whole run (s)':>14} {'final sim':>10}")
+    print(f"{'seed':>4} {'time to 0.99 (s)':>17} {'steps':>6} {'whole run (s)':>14} {'final sim':>10} {'ended at':>12}")
     rows = []
     with tempfile.TemporaryDirectory() as logdir:
         for seed in args.seeds:
             r = time_to_discovery(args.preset, seed, overrides, args.threshold, logdir)
             rows.append(r)
             t = f"{r['time_to_discovery_s']:.2f}" if r["steps"] else "not reached"
-            print(f"{seed:>4} {t:>17} {r['steps'] or '-':>6} {r['run_s']:>14.2f} {r['final_similarity']:>10.4f}")
+            end = f"step {r['stopped_at']}" if r["stopped_at"] is not None else f"{r['epochs']} epochs"
+            steps, sim = r["steps"] or "-", r["final_similarity"]
+            print(f"{seed:>4} {t:>17} {steps:>6} {r['run_s']:>14.2f} {sim:>10.4f} {end:>12}")
     hits = [r for r in rows if r["steps"]]
     if hits:
         print(
