@@ -41,6 +41,7 @@ def worker(args) -> None:
         "run.logdir": args.logdir,
         "run.name": "bench",
         "train.checkpoint_every": 10**6,
+        "train.stop_when_converged": False,  # a throughput figure: every planned step runs
     }
     overrides.update(set_options(args.set)[0])
     cfg = resolve_config(args.dataset, overrides=overrides)  # no --batch-size: the preset's
