@@ -30,6 +30,7 @@ import numpy as np
 from liegan.algebras import nbody_so2
 from liegan.config import DataConfig, YKind
 from liegan.datasets.base import Dataset, DatasetInfo, DatasetSpec, check_arrays, data_root, register
+from liegan.datasets.twobody import DEFAULT as TWOBODY_DEFAULT
 from liegan.datasets.twobody import make_pairs, read_trajectory_cache, write_trajectory_cache
 from liegan.io import InputError
 from liegan.symmetry import Symmetry
@@ -254,18 +255,11 @@ PAPER = {
 }
 # Fast: the two-body default's recipe (higher learning rates, a 128-wide discriminator, batch 128), ended
 # where the verdict's convergence test passes (seeds 0-2: so(2) span similarity 0.9994-0.9995 at steps
-# ~200-225 of 745, the 5 full epochs 0.9991-0.9998: benchmarks/threebody.py, README).
+# 203-224 of 745, the 5 full epochs 0.9991-0.9998: benchmarks/threebody.py, README).
 DEFAULT = {
     "generator": {"channels": 1, "mask": "blocks:2,2,2,2,2,2", "sigma": 1.0, "coefficients": "normal"},
     "discriminator": {"hidden": [128, 128]},
-    "train": {
-        "lambda_id": 1.0,
-        "batch_size": 128,
-        "lr_g": 2e-2,
-        "lr_d": 2e-3,
-        "epochs": 5,
-        "stop_when_converged": True,
-    },
+    "train": dict(TWOBODY_DEFAULT["train"]),
 }
 
 SPEC = register(
