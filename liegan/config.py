@@ -97,6 +97,12 @@ class GeneratorConfig:
     # > 0: each channel's effective matrix is rescaled to this Frobenius norm, so only directions are learnt
     # and sigma alone sets how far the sampled transformations reach (0: off, the norms are learnt too)
     fixed_norm: float = _num(0.0, lo=0, hi=1e3)
+    # > 0: the exported algebra is the mean of the effective generators over this final fraction of the run's
+    # steps (0: the last step's).  The adversarial game keeps a generator swinging about the symmetry by a few
+    # percent from step to step; the mean of a settled basis sits closer to it (the matrices are averaged, so
+    # the basis must not flip sign or turn within its span over the window).  A run that stops before the
+    # window opens (train.stop_when_converged) exports its last step's, and algebra.json has no averaged_steps
+    average: float = _num(0.0, lo=0, hi=1, below=True)
 
 
 @dataclass

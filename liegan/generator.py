@@ -164,6 +164,11 @@ class LieGenerator(nn.Module):
             raise InputError(f"fixed_norm must be a finite number >= 0 (0 = off), got {cfg.fixed_norm}")
         self.fixed_norm = float(cfg.fixed_norm)
         self.L = nn.Parameter(L, requires_grad=not cfg.subgroup)
+        self.average = float(cfg.average)
+        if self.average > 0:  # registered only when on, so a run without it keeps its checkpoints' keys
+            self.register_buffer("L_sum", torch.zeros(c, n, n, dtype=torch.float64))
+            self.register_buffer("L_count", torch.zeros((), dtype=torch.long))
+            self.register_buffer("L_from", torch.full((), -1, dtype=torch.long))  # the step the window opens after
         self.coefficients = Coefficients(cfg, c, learnable=cfg.subgroup)
 
     def effective(self) -> torch.Tensor:
@@ -173,6 +178,30 @@ class LieGenerator(nn.Module):
         if self.fixed_norm > 0:
             norms = Le.pow(2).sum(dim=(-2, -1), keepdim=True).add(1e-24).sqrt()
             Le = Le * (self.fixed_norm / norms)
+        return Le
+
+    def accumulate(self, window_from: int) -> None:
+        """Add the current effective basis to the mean that :meth:`exported` returns: a step of the window
+        that opens after step ``window_from``.  A window that moved (a run resumed with more epochs) starts
+        its mean afresh."""
+        if int(self.L_from) != window_from:
+            self.L_sum.zero_()
+            self.L_count.zero_()
+            self.L_from.fill_(window_from)
+        self.L_sum += self.effective().detach().double()
+        self.L_count += 1
+
+    def averaged_steps(self) -> int:
+        return int(self.L_count) if self.average > 0 else 0
+
+    def exported(self) -> torch.Tensor:
+        """The basis a run exports (c, n, n), float64: the mean over the averaging window once it holds a
+        step (rescaled to ``fixed_norm`` when that is on, as every averaged matrix was), else effective()."""
+        if not self.averaged_steps():
+            return self.effective().detach().double()
+        Le = self.L_sum / self.L_count
+        if self.fixed_norm > 0:
+            Le = Le * (self.fixed_norm / Le.pow(2).sum(dim=(-2, -1), keepdim=True).add(1e-24).sqrt())
         return Le
 
     def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:

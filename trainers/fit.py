@@ -43,9 +43,12 @@ from liegan.symmetric import (
     ParticleNet,
     PlainMLP,
     augment,
+    commutant,
     equivariance_error,
     group_of,
+    merged_generator,
 )
+from liegan.symmetric.nullspace import EXACT
 from liegan.trainers.bridge import data_config_for
 from liegan.trainers.distributed import Dist, rank_seed, setup, shard, wrap
 from liegan.trainers.fit_tasks import FitTask, Split, pairs_task, twobody_task
@@ -130,6 +133,10 @@ class Groups:
     metric_message: str
     true_metric: np.ndarray | None
     spaces: dict = field(default_factory=dict)
+    # the discovered generator with its eigenvalue clusters merged (one continuous generator only; else None,
+    # with the reason): the nearby algebra whose exact commutant the equivariant model's maps approximate
+    merged: Group | None = None
+    merged_note: str = ""
 
     def eval_group(self) -> Group:
         """Equivariance errors are measured under the known symmetry when there is one."""
@@ -162,6 +169,7 @@ def build_groups(algebra: Algebra, info, cfg: FitConfig) -> Groups:
         true = known_group(info.symmetry, disc)
         true_metric = info.symmetry.metric  # None when the known symmetry preserves a family, or nothing
     groups = Groups(disc, true, res.metric, msg, true_metric)
+    groups.merged, groups.merged_note = merged_group(disc)
     for name, g in (("discovered", disc), ("true", true)):
         if g is not None and not g.discrete:
             try:
@@ -169,6 +177,21 @@ def build_groups(algebra: Algebra, info, cfg: FitConfig) -> Groups:
             except ValueError as e:
                 groups.spaces[name] = str(e)
     return groups
+
+
+def merged_group(disc: Group) -> tuple[Group | None, str]:
+    if disc.discrete or disc.generators.shape[0] != 1:
+        return None, "defined for one continuous generator"
+    M = merged_generator(disc.generators[0])
+    if M is None:
+        return None, "the generator is not diagonalisable to working precision"
+    return Group(M[None], disc.distribution, disc.scale), "eigenvalue clusters merged"
+
+
+def relative_distance(A: torch.Tensor, B: torch.Tensor) -> float:
+    """||A - s B|| / ||s B|| with s the least-squares scale of B onto A (how far apart two generators point)."""
+    s = (A * B).sum() / (B * B).sum()
+    return float((A - s * B).norm() / (s * B).norm())
 
 
 # ---------------------------------------------------------------------------------------- 3. models
@@ -336,6 +359,8 @@ def run_seed(
     out = {f"test_{k}" if k != "loss" else "test_loss": v for k, v in iid.items()}
     out["equivariance_error"] = equivariance_error(model, x_eq, groups.eval_group(), vector, seed)
     out["equivariance_error_discovered"] = equivariance_error(model, x_eq, groups.discovered, vector, seed)
+    if groups.merged is not None:
+        out["equivariance_error_merged"] = equivariance_error(model, x_eq, groups.merged, vector, seed)
     if cfg.eval_average and group_of_mode(mode, groups) is not None:  # the original's aug_eval
         avg = GroupAveraged(model, group_of_mode(mode, groups), vector, cfg.eval_average)
         out["test_loss_averaged"] = scores(avg, task.iid.x_test, task.iid.y_test, task, cfg)["loss"]
@@ -453,6 +478,8 @@ def _run_fit(run, cfg: FitConfig, out, progress, task: FitTask | None, ctx: Dist
             "equivariance_error_under": {
                 "equivariance_error": "the known symmetry's group" if groups.true else "the discovered group",
                 "equivariance_error_discovered": "the discovered algebra's group (its coefficient distribution)",
+                "equivariance_error_merged": "the group of the discovered generator with its eigenvalue clusters "
+                "merged (groups.merged), at the discovered group's coefficients",
             },
             "out": str(out),
         }
@@ -475,6 +502,16 @@ def groups_report(groups: Groups) -> dict:
     }
     for name, sp in groups.spaces.items():
         rep[name]["null_spaces"] = sp if isinstance(sp, str) else sp.report()
+    L = groups.discovered.generators
+    rep["merged"] = {"note": groups.merged_note}
+    if groups.merged is not None:
+        rep["merged"]["distance_from_discovered"] = relative_distance(groups.merged.generators, L)
+        rep["merged"]["exact_maps"] = commutant("lie", groups.merged.generators, tol=EXACT).describe()
+    if groups.true is not None and not groups.discovered.discrete and L.shape[0] == 1:
+        T = groups.true.generators
+        rep["discovered"]["distance_from_true"] = relative_distance(L, T)
+        if groups.merged is not None:
+            rep["merged"]["distance_from_true"] = relative_distance(groups.merged.generators, T)
     return rep
 
 

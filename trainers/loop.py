@@ -242,6 +242,11 @@ class Trainer:
             self.sums[k] = self.sums.get(k, 0.0) + v.detach()
         self.step_in_epoch += 1
         self.global_step += 1
+        average = self.cfg.generator.average
+        if average > 0:
+            window_from = int((1 - average) * self.cfg.train.epochs * self.n_batches)
+            if self.global_step > window_from:
+                self.G.accumulate(window_from)
 
     def end_epoch(self) -> dict[str, float]:
         """Close the epoch; its per-step means over all ranks."""
@@ -337,7 +342,7 @@ class Trainer:
     def algebra(self, metrics: dict) -> Algebra:
         info = self.data.info
         return Algebra(
-            self.G.effective().detach().cpu().double().numpy(),
+            self.G.exported().cpu().numpy(),
             self.G.mask.cpu().double().numpy(),
             dataset=info.name,
             feature_names=list(info.feature_names),
@@ -568,6 +573,9 @@ class Session:
             self.checkpoint()
         # the scores of the final generators (a run stopped inside an epoch has moved on since its last end)
         metrics = dict(self.scorer(t.G.effective().detach().cpu().numpy(), t.global_step))
+        averaged = t.G.averaged_steps()
+        if averaged:  # the exported generators are the window's mean: their own scores go into algebra.json
+            metrics = dict(self.scorer(t.G.exported().cpu().numpy())) | {"averaged_steps": averaged}
         if self.history:
             last = self.history[-1]
             metrics.update({k: last[k] for k in ("loss/generator", "loss/discriminator") if k in last})

@@ -17,7 +17,14 @@ from liegan.symmetric.models import (
     PlainMLP,
     augment,
 )
-from liegan.symmetric.nullspace import NullSpace, commutant, invariant_forms, invariant_vectors, null_space
+from liegan.symmetric.nullspace import (
+    NullSpace,
+    commutant,
+    invariant_forms,
+    invariant_vectors,
+    merged_generator,
+    null_space,
+)
 
 __all__ = [
     "EMLP",
@@ -36,5 +43,6 @@ __all__ = [
     "group_of",
     "invariant_forms",
     "invariant_vectors",
+    "merged_generator",
     "null_space",
 ]

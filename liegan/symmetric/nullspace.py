@@ -136,3 +136,28 @@ def invariant_forms(kind: str, A: torch.Tensor, **kw) -> NullSpace:
         R = A.transpose(-1, -2) @ S + S @ A if kind == "lie" else A.transpose(-1, -2) @ S @ A - S
         cols.append(R.reshape(-1))
     return null_space(torch.stack(cols, 1), (n, n), basis=E, **kw)
+
+
+def merged_generator(L: torch.Tensor, tol: float = TOL, max_cond: float = 1e8) -> torch.Tensor | None:
+    """The generator with L's (n, n) eigenvectors whose eigenvalues are L's with every cluster of nearly
+    equal ones (within ``tol`` of the largest |eigenvalue|, chained) replaced by the cluster's mean, and real
+    or imaginary parts below that set to zero.  A learned rotation of four 2-vectors whose blocks turn at
+    rates a percent apart, with a trace of dilation, becomes one rotation of a single rate in the learned
+    (slightly sheared) planes: the generator whose exact commutant is the large space the gap-aware solve
+    keeps for L, so the algebra an EMLP built from L is nearly exactly equivariant to.  None when L is zero
+    or not diagonalisable to working precision (eigenvector matrix of condition number above max_cond)."""
+    A = L.to(torch.float64).numpy()
+    w, V = np.linalg.eig(A)
+    scale = np.abs(w).max()
+    if scale == 0 or np.linalg.cond(V) > max_cond:
+        return None
+    label = np.arange(len(w))
+    for i in range(len(w)):  # single linkage: relabel the whole cluster of j into i's
+        for j in range(i):
+            if abs(w[i] - w[j]) <= tol * scale and label[i] != label[j]:
+                label[label == label[i]] = label[j]
+    merged = np.array([w[label == label[i]].mean() for i in range(len(w))])
+    merged = np.where(np.abs(merged.real) <= tol * scale, 0, merged.real) + 1j * np.where(
+        np.abs(merged.imag) <= tol * scale, 0, merged.imag
+    )
+    return torch.as_tensor((V @ np.diag(merged) @ np.linalg.inv(V)).real)

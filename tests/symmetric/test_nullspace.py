@@ -7,7 +7,15 @@ import pytest
 import torch
 
 from liegan import algebras
-from liegan.symmetric.nullspace import choose_cut, commutant, invariant_forms, invariant_vectors
+from liegan.symmetric import EMLP, Group, GroupSpaces, equivariance_error
+from liegan.symmetric.nullspace import (
+    EXACT,
+    choose_cut,
+    commutant,
+    invariant_forms,
+    invariant_vectors,
+    merged_generator,
+)
 
 
 def t64(a):
@@ -69,6 +77,40 @@ def test_a_noisy_generator_keeps_the_whole_space_and_reports_its_noise():
     ns = commutant("lie", t64(L))
     assert ns.dim == 32, ns.describe()
     assert 1e-4 < ns.kept < 0.05 and ns.gap > 5, ns.describe()
+
+
+def _noisy_twobody(seed=0):
+    """A learned-looking two-body generator: blocks turning at rates ~1 % apart, with shear and dilation."""
+    J = np.array([[0.0, 1.0], [-1.0, 0.0]])
+    rng = np.random.default_rng(seed)
+    L = np.zeros((1, 8, 8))
+    for i in range(4):
+        block = (1 + 0.01 * rng.standard_normal()) * J + 0.005 * rng.standard_normal((2, 2))
+        L[0, 2 * i : 2 * i + 2, 2 * i : 2 * i + 2] = block
+    return t64(L)
+
+
+def test_merged_generator_has_the_kept_commutant_exactly_and_the_emlp_nearly_follows_it():
+    L = _noisy_twobody()
+    M = merged_generator(L[0])
+    exact_so2 = merged_generator(t64(algebras.twobody_so2())[0])
+    assert torch.equal(exact_so2, t64(algebras.twobody_so2())[0]), "an exact rotation is left as it is"
+    assert commutant("lie", L, tol=EXACT).dim == 8  # L's own exact commutant couples no 2-vectors
+    assert commutant("lie", M[None], tol=EXACT).dim == commutant("lie", L).dim == 32
+    assert 1e-3 < float((M - L[0]).norm() / L[0].norm()) < 0.02
+    own, merged = Group(L, "normal", 3.0), Group(M[None], "normal", 3.0)
+    torch.manual_seed(0)
+    model = EMLP(GroupSpaces(own), 2, 2, [8]).eval()
+    x = torch.randn(256, 2, 8, generator=torch.Generator().manual_seed(0))
+    e_own, e_merged = (equivariance_error(model, x, g, True) for g in (own, merged))
+    assert e_merged < 1e-2 * e_own, (e_merged, e_own)
+
+
+def test_negative_control_merging_invents_no_symmetry_and_refuses_a_defective_matrix():
+    G = t64(np.random.default_rng(1).standard_normal((8, 8)))  # distinct eigenvalues: nothing to merge
+    assert commutant("lie", merged_generator(G)[None], tol=EXACT).dim == 8
+    assert merged_generator(t64([[0.0, 1.0], [0.0, 0.0]])) is None  # a Jordan block: no eigenbasis
+    assert merged_generator(t64(np.zeros((3, 3)))) is None
 
 
 def test_negative_control_a_dilation_has_no_invariant_form_and_a_generic_matrix_a_small_commutant():

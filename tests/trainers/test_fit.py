@@ -42,6 +42,11 @@ def test_twobody_every_mode_with_the_equivariant_ones_equivariant(tmp_path):
     # the noisy generator's maps commute with it only to its ~1 % noise, but far better than a plain MLP
     assert modes["equivariant"]["equivariance_error_discovered"] < 1e-2 * modes["plain"]["equivariance_error"]
     assert res["groups"]["discovered"]["null_spaces"]["maps"]["dim"] == 32
+    # under the merged-eigenvalue group the maps commute nearly exactly; the plain model is the control
+    assert modes["equivariant"]["equivariance_error_merged"] < 1e-3 * modes["plain"]["equivariance_error_merged"]
+    merged = res["groups"]["merged"]
+    assert merged["exact_maps"].startswith("32-dimensional, exact"), merged
+    assert merged["distance_from_discovered"] < res["groups"]["discovered"]["distance_from_true"] < 0.05
     assert "particle tagger" in res["skipped"]["equivariant_euclidean"]
 
 

@@ -122,3 +122,27 @@ def test_stop_when_converged_ends_at_the_first_scoring_point_that_passes(tmp_pat
     frozen = train(small_cfg("frozen", **frozen_over), progress=False)
     assert frozen.metrics["epochs"] == 3 and "stopped_when_converged" not in frozen.metrics
     assert not frozen.algebra.verdict["converged"]
+
+
+def test_averaged_export_is_the_mean_over_the_window_and_resumes_exactly(tmp_path, small_cfg):
+    seen = []
+    record = lambda t: seen.append(t.G.effective().detach().double().numpy().copy())  # noqa: E731
+    opts = {"train.epochs": 3, "generator.average": 0.5}
+    res = train(small_cfg("avg", **opts), progress=False, on_step=record)
+    steps = len(seen)
+    window = np.mean(seen[steps - steps // 2 :], axis=0)  # steps above half of the run's
+    np.testing.assert_allclose(res.algebra.generators, window, rtol=0, atol=1e-6)
+    assert res.metrics["averaged_steps"] == steps // 2
+    assert not np.allclose(res.algebra.generators, seen[-1], atol=1e-4), "the negative control: not the last step"
+    plain = train(small_cfg("plain", **{"train.epochs": 3}), progress=False)
+    np.testing.assert_array_equal(plain.algebra.generators, seen[-1].astype(np.float32))
+    assert "averaged_steps" not in plain.metrics
+
+    # the running sum is in the checkpoint: a run stopped inside the window resumes to the same mean
+    def stop_in_window(t):
+        if t.global_step == steps - steps // 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    train(small_cfg("part", **opts), progress=False, on_step=stop_in_window)
+    resumed = train(resume_config(tmp_path / "part"), resume=tmp_path / "part", progress=False)
+    np.testing.assert_array_equal(resumed.algebra.generators, res.algebra.generators)
