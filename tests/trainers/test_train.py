@@ -127,14 +127,14 @@ def test_stop_when_converged_ends_at_the_first_scoring_point_that_passes(tmp_pat
 def test_averaged_export_is_the_mean_over_the_window_and_resumes_exactly(tmp_path, small_cfg):
     seen = []
     record = lambda t: seen.append(t.G.effective().detach().double().numpy().copy())  # noqa: E731
-    opts = {"train.epochs": 3, "generator.average": 0.5}
+    opts = {"train.epochs": 3, "generator.average": 0.5, "train.stop_when_converged": False}
     res = train(small_cfg("avg", **opts), progress=False, on_step=record)
     steps = len(seen)
     window = np.mean(seen[steps - steps // 2 :], axis=0)  # steps above half of the run's
     np.testing.assert_allclose(res.algebra.generators, window, rtol=0, atol=1e-6)
     assert res.metrics["averaged_steps"] == steps // 2
     assert not np.allclose(res.algebra.generators, seen[-1], atol=1e-4), "the negative control: not the last step"
-    plain = train(small_cfg("plain", **{"train.epochs": 3}), progress=False)
+    plain = train(small_cfg("plain", **{**opts, "generator.average": 0.0}), progress=False)
     np.testing.assert_array_equal(plain.algebra.generators, seen[-1].astype(np.float32))
     assert "averaged_steps" not in plain.metrics
 
