@@ -259,7 +259,7 @@ PAPER = {
 DEFAULT = {
     "generator": {"channels": 1, "mask": "blocks:2,2,2,2,2,2", "sigma": 1.0, "coefficients": "normal"},
     "discriminator": {"hidden": [128, 128]},
-    "train": dict(TWOBODY_DEFAULT["train"]),
+    "train": dict(TWOBODY_DEFAULT["train"], stop_when_converged=True),
 }
 
 SPEC = register(

@@ -307,20 +307,15 @@ PAPER_4X4 = {
 }
 # The default reaches similarity 0.99 in ~50 steps instead of the paper's ~1500: a 10x larger generator
 # learning rate (the basis has 64 entries and a well-conditioned loss), a discriminator of width 128 (the
-# published 512 costs 4x per step on a CPU and buys nothing on an 8-dimensional input) and batch 128.  The
-# run ends where the verdict's convergence test passes (steps 189-217 of 745 on seeds 0-4, final similarity
-# 0.9996-0.9999, as good as the 5 full epochs' 0.9995-0.9998: benchmarks/twobody.py, README).
+# published 512 costs 4x per step on a CPU and buys nothing on an 8-dimensional input) and batch 128.  It
+# runs all 5 epochs and exports the mean generator of the last 40 % of the steps: the last step swings
+# about so(2) by ~2 %, and the classifier of `liegan analyze`'s independent check tells such a generator from
+# a symmetry (held-out AUC 0.60-0.70 on seeds 0-4; stopped when converged, at step ~200: 0.55-0.75), while
+# the averaged one passes (0.50-0.52, ~0.9 % from so(2)).  So the early stop is off here.
 DEFAULT = {
-    "generator": {"channels": 1, "mask": "blocks:2,2,2,2", "sigma": 1.0, "coefficients": "normal"},
+    "generator": {"channels": 1, "mask": "blocks:2,2,2,2", "sigma": 1.0, "coefficients": "normal", "average": 0.4},
     "discriminator": {"hidden": [128, 128]},
-    "train": {
-        "lambda_id": 1.0,
-        "batch_size": 128,
-        "lr_g": 2e-2,
-        "lr_d": 2e-3,
-        "epochs": 5,
-        "stop_when_converged": True,
-    },
+    "train": {"lambda_id": 1.0, "batch_size": 128, "lr_g": 2e-2, "lr_d": 2e-3, "epochs": 5},
 }
 
 SPEC = register(
