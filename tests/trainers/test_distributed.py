@@ -149,6 +149,8 @@ def test_torchrun_two_cpu_processes_train_one_liegan(tmp_path, run_python):
         "--name",
         "ddp",
         "--quiet",
+        "--set",
+        "generator.average=0",  # the checkpoint's generator is then the exported one
     ]
     proc = run_python(*cmd, timeout=240, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
