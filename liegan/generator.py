@@ -174,11 +174,13 @@ class LieGenerator(nn.Module):
     def effective(self) -> torch.Tensor:
         """The basis actually used: L * M, each channel rescaled to Frobenius norm ``fixed_norm`` when that
         option is on (then only the channels' directions are learnt): (c, n, n)."""
-        Le = self.L * self.mask
-        if self.fixed_norm > 0:
-            norms = Le.pow(2).sum(dim=(-2, -1), keepdim=True).add(1e-24).sqrt()
-            Le = Le * (self.fixed_norm / norms)
-        return Le
+        return self._at_fixed_norm(self.L * self.mask)
+
+    def _at_fixed_norm(self, Le: torch.Tensor) -> torch.Tensor:
+        """Each channel of Le rescaled to Frobenius norm ``fixed_norm`` when that option is on, else Le."""
+        if self.fixed_norm <= 0:
+            return Le
+        return Le * (self.fixed_norm / Le.pow(2).sum(dim=(-2, -1), keepdim=True).add(1e-24).sqrt())
 
     def accumulate(self, window_from: int) -> None:
         """Add the current effective basis to the mean that :meth:`exported` returns: a step of the window
@@ -199,10 +201,7 @@ class LieGenerator(nn.Module):
         step (rescaled to ``fixed_norm`` when that is on, as every averaged matrix was), else effective()."""
         if not self.averaged_steps():
             return self.effective().detach().double()
-        Le = self.L_sum / self.L_count
-        if self.fixed_norm > 0:
-            Le = Le * (self.fixed_norm / Le.pow(2).sum(dim=(-2, -1), keepdim=True).add(1e-24).sqrt())
-        return Le
+        return self._at_fixed_norm(self.L_sum / self.L_count)
 
     def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(g (batch, n, n), z (batch, c))."""
